@@ -1,0 +1,70 @@
+//! A child process held by its pidfd: signal it, wait for it without blocking the runtime,
+//! reap it. A pidfd names one process for good, so a recycled pid is never signalled.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+/// The pid a pidfd refers to, from `/proc/self/fdinfo`.
+pub(crate) fn pidfd_pid(pidfd: &OwnedFd) -> io::Result<i32> {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd()))?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|p| p.trim().parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "pidfd without a pid"))
+}
+
+pub(crate) fn kill(pidfd: &OwnedFd) -> io::Result<()> {
+    // SAFETY: plain system call on a descriptor we own.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    match ret {
+        0 => Ok(()),
+        _ => match io::Error::last_os_error() {
+            // Already gone: what we wanted.
+            e if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+            e => Err(e),
+        },
+    }
+}
+
+/// Collects the exit of a child that has exited (or waits for it).
+pub(crate) fn reap(pidfd: &OwnedFd) -> io::Result<()> {
+    loop {
+        // SAFETY: waitid writes into the zeroed siginfo we pass.
+        let ret = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(
+                libc::P_PIDFD,
+                pidfd.as_raw_fd() as libc::id_t,
+                &mut info,
+                libc::WEXITED,
+            )
+        };
+        match ret {
+            0 => return Ok(()),
+            _ => match io::Error::last_os_error() {
+                e if e.kind() == io::ErrorKind::Interrupted => continue,
+                e => return Err(e),
+            },
+        }
+    }
+}
+
+/// Resolves when the process has exited. A pidfd polls readable once the process is gone;
+/// for a pid namespace's init that is after the kernel has killed and reaped the rest of
+/// the namespace, so the whole tree is gone.
+pub(crate) async fn exited(pidfd: &AsyncFd<OwnedFd>) -> io::Result<()> {
+    let mut guard = pidfd.ready(Interest::READABLE).await?;
+    guard.retain_ready();
+    Ok(())
+}

@@ -1,0 +1,461 @@
+//! The supervisor of one run: start it, feed and drain it, hold it to its limits, measure
+//! it, and make sure nothing of it is left, also when the caller gives up on it.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::time::Duration;
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncReadExt, Interest};
+use tokio::net::unix::pipe;
+use tokio::time::{sleep_until, Instant};
+
+use crate::cgroup::RunCgroup;
+use crate::child::{self, ChildFds, ChildPlan, Record};
+use crate::error::{Error, Result, Stage};
+use crate::limits::Limits;
+use crate::mounts::{cpath, BOX_PATH, INNER_UID};
+use crate::process;
+use crate::report::{Captured, LimitKind, RunReport, Status};
+use crate::{Command, Inner, SandboxBox};
+
+pub(crate) async fn run(inner: &Inner, boxed: &SandboxBox, command: &Command) -> Result<RunReport> {
+    let limits = command.limits;
+    let cgroup = inner
+        .cgroups
+        .new_run(&limits)
+        .map_err(Error::io("create the run's cgroup"))?;
+
+    let (stdout_read, stdout_write) = pipe_pair()?;
+    let (stderr_read, stderr_write) = pipe_pair()?;
+    let (status_read, status_write) = pipe_pair()?;
+    let (control_read, control_write) = pipe_pair()?;
+    let (exec_error_read, exec_error_write) = pipe_pair()?;
+    let stdin = stdin_memfd(&command.stdin)?;
+    let cgroup_procs = cgroup
+        .open_procs()
+        .map_err(Error::io("open the run's cgroup"))?
+        .into_iter()
+        .map(above_stdio)
+        .collect::<io::Result<Vec<_>>>()
+        .map_err(Error::io("open the run's cgroup"))?;
+    let userns = boxed.lease().userns.clone();
+
+    let plan = {
+        let mount_plan = match command.readonly.is_empty() {
+            true => inner.plan.clone(),
+            false => inner.plan.with_readonly(&command.readonly),
+        };
+        let ops = mount_plan
+            .lower(inner.root_dir(), boxed.path(), limits.memory_kib)
+            .map_err(Error::io("plan the box's mounts"))?;
+        let invalid = |what| {
+            move |e: io::Error| Error::Io {
+                context: what,
+                source: e,
+            }
+        };
+        let argv = std::iter::once(command.program.as_os_str().as_bytes().to_vec())
+            .chain(command.args.iter().map(|a| a.as_bytes().to_vec()))
+            .map(c_string)
+            .collect::<io::Result<Vec<_>>>()
+            .map_err(invalid("an argument contains a NUL byte"))?;
+        let envp = command
+            .env
+            .iter()
+            .map(|(k, v)| c_string(format!("{k}={v}").into_bytes()))
+            .collect::<io::Result<Vec<_>>>()
+            .map_err(invalid("an environment variable contains a NUL byte"))?;
+        ChildPlan::new(
+            ChildFds {
+                stdin: stdin.as_raw_fd(),
+                stdout: stdout_write.as_raw_fd(),
+                stderr: stderr_write.as_raw_fd(),
+                status: status_write.as_raw_fd(),
+                control: control_read.as_raw_fd(),
+                cgroup_procs: cgroup_procs.iter().map(|fd| fd.as_raw_fd()).collect(),
+                userns: userns.as_raw_fd(),
+                exec_error_read: exec_error_read.as_raw_fd(),
+                exec_error_write: exec_error_write.as_raw_fd(),
+            },
+            ops,
+            cpath(inner.root_dir()).map_err(Error::io("name the box root"))?,
+            (INNER_UID, INNER_UID),
+            rlimits(&limits),
+            inner.filters.programs.clone(),
+            c_string(BOX_PATH.as_bytes().to_vec()).map_err(Error::io("name the box"))?,
+            argv[0].clone(),
+            argv,
+            envp,
+        )
+    };
+
+    let start = Instant::now();
+    let pidfd = child::spawn(&plan).map_err(|source| Error::Setup {
+        stage: Stage::Namespaces,
+        source,
+    })?;
+    // The child has its copies; ours would keep the pipes open past the program's end.
+    drop((
+        stdin,
+        stdout_write,
+        stderr_write,
+        status_write,
+        control_read,
+    ));
+    drop((exec_error_read, exec_error_write, cgroup_procs, plan));
+
+    let mut running = Running {
+        // SAFETY: an OwnedFd keeps its descriptor open and unchanged until it is dropped.
+        pidfd: Some(unsafe {
+            AsyncFd::register_with_interest(pidfd, Interest::READABLE)
+                .map_err(|e| Error::io("watch the box's init")(e.into()))?
+        }),
+        cgroup: Some(cgroup),
+        _control: control_write,
+    };
+    let mut stdout = Capture::new(stdout_read, limits.stdout_bytes)?;
+    let mut stderr = Capture::new(stderr_read, limits.stderr_bytes)?;
+    let killed = running
+        .supervise(&mut stdout, &mut stderr, &limits, start, inner.cpus)
+        .await?;
+    let wall = start.elapsed();
+
+    let pidfd = running.pidfd.take().map(AsyncFd::into_inner);
+    if let Some(pidfd) = &pidfd {
+        process::reap(pidfd).map_err(Error::io("reap the box's init"))?;
+    }
+    let cgroup = running
+        .cgroup
+        .take()
+        .expect("the cgroup lives until the run is measured");
+    let mut record_bytes = Vec::new();
+    File::from(status_read)
+        .read_to_end(&mut record_bytes)
+        .map_err(Error::io("read the box's report"))?;
+    let record = Record::decode(&record_bytes);
+    measure(
+        record,
+        killed,
+        &cgroup,
+        limits,
+        wall,
+        stdout.finish(),
+        stderr.finish(),
+    )
+}
+
+/// A started run. Dropping it before the end (the caller's future was dropped) kills the
+/// tree and reaps it off the async runtime.
+struct Running {
+    pidfd: Option<AsyncFd<OwnedFd>>,
+    cgroup: Option<RunCgroup>,
+    /// Its only holder is this process: closing it tells `init` to end the run.
+    _control: OwnedFd,
+}
+
+impl Running {
+    /// Waits for the end of the tree and of its output, killing it when a limit is reached.
+    /// Returns the limit it was killed for, if any.
+    async fn supervise(
+        &mut self,
+        stdout: &mut Capture,
+        stderr: &mut Capture,
+        limits: &Limits,
+        start: Instant,
+        cpus: u64,
+    ) -> Result<Option<LimitKind>> {
+        let pidfd = self.pidfd.as_ref().expect("supervised once");
+        let cgroup = self.cgroup.as_ref().expect("supervised once");
+        let cpu_limit_ns = limits.cpu_time_ms * 1_000_000;
+        let wall_deadline = start + Duration::from_millis(limits.wall_time_ms);
+        let mut cpu_check = start + cpu_check_after(cpu_limit_ns, cpus);
+        let mut killed: Option<LimitKind> = None;
+        let (mut exited, mut out_done, mut err_done) = (false, false, false);
+        let kill = |why: LimitKind, killed: &mut Option<LimitKind>| -> Result<()> {
+            if killed.is_none() {
+                *killed = Some(why);
+                process::kill(pidfd.get_ref()).map_err(Error::io("kill a run"))?;
+            }
+            Ok(())
+        };
+        while !(exited && out_done && err_done) {
+            tokio::select! {
+                r = process::exited(pidfd), if !exited => {
+                    r.map_err(Error::io("wait for the box's init"))?;
+                    exited = true;
+                }
+                r = stdout.fill(), if !out_done => match r.map_err(Error::io("read stdout"))? {
+                    Fill::Eof => out_done = true,
+                    Fill::Exceeded => kill(LimitKind::Stdout, &mut killed)?,
+                    Fill::More => {}
+                },
+                r = stderr.fill(), if !err_done => match r.map_err(Error::io("read stderr"))? {
+                    Fill::Eof => err_done = true,
+                    Fill::Exceeded | Fill::More => {}
+                },
+                () = sleep_until(wall_deadline), if !exited && killed.is_none() => {
+                    kill(LimitKind::WallTime, &mut killed)?;
+                }
+                () = sleep_until(cpu_check), if !exited && killed.is_none() => {
+                    let used = cgroup.cpu_time_ns().map_err(Error::io("read CPU time"))?;
+                    if used > cpu_limit_ns {
+                        kill(LimitKind::CpuTime, &mut killed)?;
+                    } else {
+                        cpu_check = Instant::now() + cpu_check_after(cpu_limit_ns - used, cpus);
+                    }
+                }
+            }
+        }
+        Ok(killed)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let Some(pidfd) = self.pidfd.take().map(AsyncFd::into_inner) else {
+            return;
+        };
+        let cgroup = self.cgroup.take();
+        let _ = process::kill(&pidfd);
+        // Killed init dies within milliseconds, but waiting for it must not block a runtime
+        // thread; the cgroup can only be removed once it is empty.
+        let finish = move || {
+            let _ = process::reap(&pidfd);
+            drop(cgroup);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => drop(handle.spawn_blocking(finish)),
+            Err(_) => finish(),
+        }
+    }
+}
+
+/// The soonest the tree could pass its CPU limit, given what is left of it and how many
+/// CPUs it could use at once; polling no sooner keeps the check cheap and the overshoot
+/// within a few milliseconds.
+fn cpu_check_after(remaining_ns: u64, cpus: u64) -> Duration {
+    Duration::from_nanos(remaining_ns / cpus.max(1))
+        .clamp(Duration::from_millis(2), Duration::from_millis(200))
+}
+
+fn measure(
+    record: Option<Record>,
+    killed: Option<LimitKind>,
+    cgroup: &RunCgroup,
+    limits: Limits,
+    wall: Duration,
+    stdout: Captured,
+    stderr: Captured,
+) -> Result<RunReport> {
+    if let Some(record) = record.filter(|r| r.kind == Record::SETUP_FAILED) {
+        return Err(Error::Setup {
+            stage: record.stage(),
+            source: io::Error::from_raw_os_error(record.errno),
+        });
+    }
+    let oom = cgroup.oom_kills().map_err(Error::io("read OOM kills"))? > 0;
+    let exited = record.filter(|r| r.kind == Record::EXITED);
+    let (exit_code, signal) = match exited {
+        Some(r) if libc::WIFEXITED(r.wait_status) => (Some(libc::WEXITSTATUS(r.wait_status)), None),
+        Some(r) if libc::WIFSIGNALED(r.wait_status) => (None, Some(libc::WTERMSIG(r.wait_status))),
+        Some(r) => {
+            return Err(Error::Io {
+                context: "the box reported an unknown wait status",
+                source: io::Error::other(format!("{:#x}", r.wait_status)),
+            })
+        }
+        // init was killed before the program ended, and the program with it.
+        None if killed.is_some() || oom => (None, Some(libc::SIGKILL)),
+        None => {
+            return Err(Error::Io {
+                context: "the box's init ended without a report",
+                source: io::Error::other("no record"),
+            })
+        }
+    };
+    let cpu_ns = cgroup
+        .cpu_time_ns()
+        .ok()
+        .or_else(|| exited.map(|r| (r.utime_us + r.stime_us) * 1000))
+        .unwrap_or(0);
+    let peak_kib = cgroup.memory_peak_bytes().map_or(0, |b| b / 1024);
+    let memory_kib = peak_kib.max(exited.map_or(0, |r| r.maxrss_kib));
+    let limit_exceeded = classify(killed, oom, cpu_ns > limits.cpu_time_ms * 1_000_000, signal);
+    let status = match (limit_exceeded, exit_code) {
+        (Some(limit), _) => limit.status(),
+        (None, Some(0)) => Status::Ok,
+        (None, _) => Status::RunTimeError,
+    };
+    Ok(RunReport {
+        status,
+        limit_exceeded,
+        exit_code,
+        signal,
+        cpu_time_ms: cpu_ns as f64 / 1e6,
+        wall_time_ms: wall.as_secs_f64() * 1e3,
+        memory_kib,
+        stdout,
+        stderr,
+        limits,
+    })
+}
+
+/// Which limit ended a run. What judgelet itself acted on comes first; then the kernel's
+/// OOM kill; then CPU time used beyond the limit (a program that finished between two
+/// checks); then the rlimit signals.
+fn classify(
+    killed: Option<LimitKind>,
+    oom: bool,
+    cpu_over: bool,
+    signal: Option<i32>,
+) -> Option<LimitKind> {
+    killed
+        .or(oom.then_some(LimitKind::Memory))
+        .or(cpu_over.then_some(LimitKind::CpuTime))
+        .or(match signal {
+            Some(libc::SIGXCPU) => Some(LimitKind::CpuTime),
+            Some(libc::SIGXFSZ) => Some(LimitKind::FileSize),
+            _ => None,
+        })
+}
+
+fn rlimits(limits: &Limits) -> Vec<(libc::c_int, u64)> {
+    // RLIMIT_CPU is only a backstop, a second past the limit, for when the supervisor is
+    // starved; the cgroup's CPU time is what decides.
+    let cpu_seconds = limits.cpu_time_ms.div_ceil(1000) + 1;
+    vec![
+        (libc::RLIMIT_CPU as _, cpu_seconds),
+        (libc::RLIMIT_FSIZE as _, limits.file_size_bytes),
+        (libc::RLIMIT_NOFILE as _, limits.open_files.into()),
+        (libc::RLIMIT_NPROC as _, limits.processes.into()),
+        // Deep recursion is legitimate in contest code: the stack may use all the memory.
+        (libc::RLIMIT_STACK as _, limits.memory_kib * 1024),
+        (libc::RLIMIT_CORE as _, 0),
+    ]
+}
+
+enum Fill {
+    More,
+    Eof,
+    /// The stream passed its limit (reported once).
+    Exceeded,
+}
+
+/// Reads one output stream: keeps the first `cap` bytes, counts the rest.
+struct Capture {
+    pipe: pipe::Receiver,
+    cap: u64,
+    captured: Captured,
+    buffer: Box<[u8]>,
+}
+
+impl Capture {
+    fn new(read_end: OwnedFd, cap: u64) -> Result<Capture> {
+        Ok(Capture {
+            pipe: pipe::Receiver::from_owned_fd(read_end)
+                .map_err(Error::io("watch an output pipe"))?,
+            cap,
+            captured: Captured::default(),
+            buffer: vec![0; 64 * 1024].into_boxed_slice(),
+        })
+    }
+
+    async fn fill(&mut self) -> io::Result<Fill> {
+        let n = self.pipe.read(&mut self.buffer).await?;
+        if n == 0 {
+            return Ok(Fill::Eof);
+        }
+        let before = self.captured.total_bytes;
+        self.captured.total_bytes += n as u64;
+        let room = self.cap.saturating_sub(self.captured.bytes.len() as u64) as usize;
+        self.captured
+            .bytes
+            .extend_from_slice(&self.buffer[..n.min(room)]);
+        Ok(
+            match before <= self.cap && self.captured.total_bytes > self.cap {
+                true => Fill::Exceeded,
+                false => Fill::More,
+            },
+        )
+    }
+
+    fn finish(self) -> Captured {
+        self.captured
+    }
+}
+
+/// A pipe whose both ends are close-on-exec and above the standard descriptors.
+fn pipe_pair() -> Result<(OwnedFd, OwnedFd)> {
+    let (read, write) = io::pipe().map_err(Error::io("create a pipe"))?;
+    Ok((
+        above_stdio(read.into()).map_err(Error::io("create a pipe"))?,
+        above_stdio(write.into()).map_err(Error::io("create a pipe"))?,
+    ))
+}
+
+/// The child moves descriptors onto 0, 1 and 2; one already there (a daemon with its
+/// standard streams closed) would be overwritten. Moves `fd` to 3 or above.
+fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor that we own; `fd` closes on drop.
+    let new = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if new < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+/// Stdin as an in-memory file: nothing to write concurrently with the run, so a program
+/// that reads no input can never block judgelet, and any size works.
+fn stdin_memfd(bytes: &[u8]) -> Result<OwnedFd> {
+    // SAFETY: memfd_create returns a new descriptor that we own.
+    let fd = unsafe { libc::memfd_create(c"stdin".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(Error::io("create stdin")(io::Error::last_os_error()));
+    }
+    let mut file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    file.write_all(bytes).map_err(Error::io("write stdin"))?;
+    file.rewind().map_err(Error::io("write stdin"))?;
+    above_stdio(file.into()).map_err(Error::io("create stdin"))
+}
+
+fn c_string(bytes: Vec<u8>) -> io::Result<CString> {
+    CString::new(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_judgelet_acted_on_decides_first() {
+        let classify = |killed, oom, cpu, signal| classify(killed, oom, cpu, signal);
+        assert_eq!(
+            classify(Some(LimitKind::WallTime), true, true, None),
+            Some(LimitKind::WallTime)
+        );
+        assert_eq!(classify(None, true, true, Some(9)), Some(LimitKind::Memory));
+        assert_eq!(classify(None, false, true, None), Some(LimitKind::CpuTime));
+        assert_eq!(
+            classify(None, false, false, Some(libc::SIGXFSZ)),
+            Some(LimitKind::FileSize)
+        );
+        assert_eq!(classify(None, false, false, Some(libc::SIGSEGV)), None);
+    }
+
+    #[test]
+    fn cpu_checks_come_no_sooner_than_the_limit_could_be_passed() {
+        assert_eq!(
+            cpu_check_after(1_000_000_000, 2),
+            Duration::from_millis(200)
+        );
+        assert_eq!(cpu_check_after(100_000_000, 2), Duration::from_millis(50));
+        assert_eq!(cpu_check_after(1_000, 2), Duration::from_millis(2));
+    }
+}

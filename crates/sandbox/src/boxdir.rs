@@ -49,6 +49,11 @@ impl SandboxBox {
         &self.dir
     }
 
+    /// The host uid the box's programs run as; no other live box has it.
+    pub fn host_uid(&self) -> u32 {
+        self.lease.host_uid
+    }
+
     pub(crate) fn lease(&self) -> &UidLease {
         &self.lease
     }

@@ -347,7 +347,7 @@ unsafe fn init_main(plan: &ChildPlan) -> ! {
     let hostname = b"judgelet";
     libc::sethostname(hostname.as_ptr().cast::<c_char>(), hostname.len());
     // Supplementary groups of the supervisor (root's) must not reach the program.
-    if libc::setgroups(0, std::ptr::null()) != 0 {
+    if set_ids(libc::SYS_setgroups, 0, 0) != 0 {
         init_fail(plan, Stage::DropPrivileges, errno());
     }
     // Join the cgroup last, so the measurements cover the program, not this setup.
@@ -470,8 +470,8 @@ extern "C" fn program_main(arg: *mut c_void) -> c_int {
         if libc::setns(fds.userns, libc::CLONE_NEWUSER) != 0 {
             return program_fail(plan, Stage::UserNamespace);
         }
-        if libc::setresgid(plan.gid, plan.gid, plan.gid) != 0
-            || libc::setresuid(plan.uid, plan.uid, plan.uid) != 0
+        if set_ids(libc::SYS_setresgid, plan.gid, plan.gid) != 0
+            || set_ids(libc::SYS_setresuid, plan.uid, plan.uid) != 0
             || drop_capabilities() != 0
         {
             return program_fail(plan, Stage::DropPrivileges);
@@ -535,6 +535,18 @@ extern "C" fn program_main(arg: *mut c_void) -> c_int {
         );
         program_fail(plan, Stage::Exec)
     }
+}
+
+/// setgroups, setresuid and setresgid as bare system calls. glibc's wrappers broadcast the
+/// change to every thread it believes the process has, taking an internal lock: in a child
+/// cloned from a multi-threaded process those threads do not exist and the lock may be held
+/// forever. The kernel calls act on the calling thread, all this child has.
+unsafe fn set_ids(call: libc::c_long, first: u32, rest: u32) -> c_int {
+    let ret = match call {
+        libc::SYS_setgroups => libc::syscall(call, first as usize, std::ptr::null::<libc::gid_t>()),
+        _ => libc::syscall(call, first, rest, rest),
+    };
+    ret as c_int
 }
 
 /// setresuid to a uid other than the namespace's root keeps the capabilities a process got

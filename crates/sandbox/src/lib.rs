@@ -164,6 +164,12 @@ impl Sandbox {
         );
         let instance_dir = config.state_dir.join(&instance);
         boxdir::prepare_state_dir(&config.state_dir, &instance_dir)?;
+        Self::create(config, instance, instance_dir.clone()).inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(&instance_dir);
+        })
+    }
+
+    fn create(config: SandboxConfig, instance: String, instance_dir: PathBuf) -> Result<Sandbox> {
         let root_dir = instance_dir.join("root");
         let boxes_dir = instance_dir.join("boxes");
         for dir in [&root_dir, &boxes_dir] {

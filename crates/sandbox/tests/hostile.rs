@@ -1,0 +1,576 @@
+//! The sandbox against real programs, hostile ones included, on a real kernel.
+//!
+//! Needs root (or the capabilities judgelet needs) and cgroups, as CI has. Every test names
+//! the attack it replays and the verdict it must get.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use sandbox::{Command, LimitKind, Limits, RunReport, Sandbox, SandboxBox, SandboxConfig, Status};
+
+const PYTHON: &str = "/usr/bin/python3";
+
+fn sandbox() -> &'static Sandbox {
+    static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
+    SANDBOX.get_or_init(|| Sandbox::new(SandboxConfig::default()).expect("sandbox available"))
+}
+
+fn limits() -> Limits {
+    Limits {
+        cpu_time_ms: 2_000,
+        wall_time_ms: 10_000,
+        ..Limits::RUN_DEFAULTS
+    }
+}
+
+/// Compiles a C fixture with the host's gcc (trusted test input, once per source).
+fn compile_c(source: &str, extra: &[&str]) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap());
+    let mut built = BUILT.get_or_init(Default::default).lock().unwrap();
+    let key = format!("{source}{extra:?}");
+    if let Some(path) = built.get(&key) {
+        return path.clone();
+    }
+    let n = built.len();
+    let src = dir.path().join(format!("p{n}.c"));
+    let exe = dir.path().join(format!("p{n}"));
+    std::fs::write(&src, source).unwrap();
+    let status = std::process::Command::new("/usr/bin/gcc")
+        .args(["-O2", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .args(extra)
+        .status()
+        .unwrap();
+    assert!(status.success(), "fixture does not compile:\n{source}");
+    built.insert(key, exe.clone());
+    exe
+}
+
+async fn run_python(source: &str, limits: Limits) -> (RunReport, SandboxBox) {
+    let boxed = sandbox().new_box().unwrap();
+    boxed.write_file("main.py", source.as_bytes()).unwrap();
+    let mut command = Command::new(PYTHON, limits);
+    command.args(["main.py"]);
+    let report = sandbox().run(&boxed, &command).await.unwrap();
+    (report, boxed)
+}
+
+async fn run_c(source: &str, limits: Limits) -> (RunReport, SandboxBox) {
+    run_c_with(source, &[], limits, Vec::new()).await
+}
+
+async fn run_c_with(
+    source: &str,
+    gcc_args: &[&str],
+    limits: Limits,
+    stdin: Vec<u8>,
+) -> (RunReport, SandboxBox) {
+    let exe = compile_c(source, gcc_args);
+    let boxed = sandbox().new_box().unwrap();
+    boxed.add_readonly(&exe, "main").unwrap();
+    let mut command = Command::new("/box/main", limits);
+    command.stdin(stdin);
+    let report = sandbox().run(&boxed, &command).await.unwrap();
+    (report, boxed)
+}
+
+fn stdout(report: &RunReport) -> String {
+    String::from_utf8_lossy(&report.stdout.bytes).into_owned()
+}
+
+/// Processes on the host running as `uid`: there must be none once a run is over.
+fn processes_of(uid: u32) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            continue;
+        };
+        let owner = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|u| u.parse::<u32>().ok());
+        if owner == Some(uid) {
+            found.push(status.lines().next().unwrap_or_default().to_owned());
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn hello_world_in_python_and_c() {
+    let (report, _b) = run_python("print('hello, world')", limits()).await;
+    assert_eq!(report.status, Status::Ok, "{report:?}");
+    assert_eq!(stdout(&report), "hello, world\n");
+    assert_eq!(report.exit_code, Some(0));
+
+    let (report, _b) = run_c(
+        "#include <stdio.h>\nint main(){puts(\"hello, world\");return 0;}",
+        limits(),
+    )
+    .await;
+    assert_eq!(report.status, Status::Ok, "{report:?}");
+    assert_eq!(stdout(&report), "hello, world\n");
+}
+
+#[tokio::test]
+async fn busy_loop_ends_by_cpu_time_within_a_small_margin() {
+    let limits = Limits {
+        cpu_time_ms: 500,
+        ..limits()
+    };
+    let (report, _b) = run_c("int main(){volatile unsigned long i=0;for(;;)i++;}", limits).await;
+    assert_eq!(report.status, Status::TimeLimitExceeded, "{report:?}");
+    assert_eq!(report.limit_exceeded, Some(LimitKind::CpuTime));
+    assert!(report.cpu_time_ms >= 500.0, "{}", report.cpu_time_ms);
+    assert!(
+        report.cpu_time_ms < 700.0,
+        "overshoot: {}",
+        report.cpu_time_ms
+    );
+}
+
+#[tokio::test]
+async fn sleeping_forever_ends_by_wall_time() {
+    let limits = Limits {
+        wall_time_ms: 500,
+        ..limits()
+    };
+    let (report, _b) = run_python("import time\ntime.sleep(100)", limits).await;
+    assert_eq!(report.status, Status::TimeLimitExceeded, "{report:?}");
+    assert_eq!(report.limit_exceeded, Some(LimitKind::WallTime));
+    assert!(report.wall_time_ms < 2_000.0, "{}", report.wall_time_ms);
+    assert!(report.cpu_time_ms < 200.0);
+}
+
+#[tokio::test]
+async fn touching_4_gb_with_a_256_mb_limit_is_memory_limit_exceeded_in_c() {
+    let source = r#"
+        #include <stdlib.h>
+        #include <string.h>
+        int main(){ size_t n = 4UL << 30; volatile char *p = malloc(n); if (!p) return 2;
+                    for (size_t i = 0; i < n; i += 4096) p[i] = 1; return 0; }"#;
+    let (report, _b) = run_c(source, limits()).await;
+    assert_eq!(report.status, Status::MemoryLimitExceeded, "{report:?}");
+    assert_eq!(report.limit_exceeded, Some(LimitKind::Memory));
+    assert!(report.memory_kib >= 200 * 1024, "{}", report.memory_kib);
+    assert!(
+        report.memory_kib <= 256 * 1024 + 1024,
+        "{}",
+        report.memory_kib
+    );
+}
+
+#[tokio::test]
+async fn touching_4_gb_with_a_256_mb_limit_is_memory_limit_exceeded_in_python() {
+    let (report, _b) = run_python("x = b'a' * (4 << 30)\nprint(len(x))", limits()).await;
+    assert_eq!(report.status, Status::MemoryLimitExceeded, "{report:?}");
+    assert_eq!(stdout(&report), "");
+}
+
+#[tokio::test]
+async fn fork_bomb_in_c_is_contained_and_leaves_no_process() {
+    let limits = Limits {
+        cpu_time_ms: 1_000,
+        wall_time_ms: 3_000,
+        ..limits()
+    };
+    let source = "#include <unistd.h>\nint main(){for(;;)fork();}";
+    let (report, boxed) = run_c(source, limits).await;
+    assert_eq!(report.status, Status::TimeLimitExceeded, "{report:?}");
+    assert!(report.wall_time_ms < 4_000.0);
+    assert_eq!(processes_of(boxed.host_uid()), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn fork_bomb_in_python_is_contained_and_leaves_no_process() {
+    let limits = Limits {
+        cpu_time_ms: 1_000,
+        wall_time_ms: 3_000,
+        ..limits()
+    };
+    let source =
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n";
+    let (report, boxed) = run_python(source, limits).await;
+    assert_eq!(report.status, Status::TimeLimitExceeded, "{report:?}");
+    assert_eq!(processes_of(boxed.host_uid()), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn thread_bomb_is_held_to_the_process_limit() {
+    let source = r#"
+        #include <pthread.h>
+        #include <stdio.h>
+        #include <unistd.h>
+        static void *idle(void *a){ for(;;) pause(); return a; }
+        int main(){ int n = 0; pthread_t t;
+            while (pthread_create(&t, 0, idle, 0) == 0) n++;
+            printf("%d\n", n); fflush(stdout); return 0; }"#;
+    let limits = Limits {
+        processes: 32,
+        ..limits()
+    };
+    let (report, boxed) = run_c_with(source, &["-pthread"], limits, Vec::new()).await;
+    assert_eq!(report.status, Status::Ok, "{report:?}");
+    let threads: u32 = stdout(&report).trim().parse().unwrap();
+    assert!(threads < 32, "{threads} threads started");
+    assert_eq!(processes_of(boxed.host_uid()), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn output_flood_is_output_limit_exceeded_and_capture_stays_bounded() {
+    let limits = Limits {
+        stdout_bytes: 1 << 20,
+        ..limits()
+    };
+    let (report, _b) = run_python(
+        "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n",
+        limits,
+    )
+    .await;
+    assert_eq!(report.status, Status::OutputLimitExceeded, "{report:?}");
+    assert_eq!(report.limit_exceeded, Some(LimitKind::Stdout));
+    assert_eq!(report.stdout.bytes.len(), 1 << 20);
+    assert!(report.stdout.total_bytes > 1 << 20);
+}
+
+#[tokio::test]
+async fn stderr_flood_is_drained_and_counted_not_kept() {
+    let limits = Limits {
+        cpu_time_ms: 1_000,
+        stderr_bytes: 4096,
+        ..limits()
+    };
+    let source = r#"
+        #include <string.h>
+        #include <unistd.h>
+        int main(){ static char b[1 << 16]; memset(b, 'e', sizeof b);
+                    for (int i = 0; i < 4096; i++) write(2, b, sizeof b);
+                    write(1, "done\n", 5); return 0; }"#;
+    let (report, _b) = run_c(source, limits).await;
+    assert_eq!(report.status, Status::Ok, "{report:?}");
+    assert_eq!(stdout(&report), "done\n");
+    assert_eq!(report.stderr.bytes.len(), 4096);
+    assert_eq!(report.stderr.total_bytes, 4096 << 16);
+}
+
+#[tokio::test]
+async fn setsid_double_fork_daemon_dies_with_the_run() {
+    let source = r#"
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        while True:
+            time.sleep(0.01)
+    os._exit(0)
+time.sleep(0.2)
+print("parent done")
+"#;
+    let (report, boxed) = run_python(source, limits()).await;
+    assert_eq!(report.status, Status::Ok, "{report:?}");
+    assert_eq!(stdout(&report), "parent done\n");
+    assert!(report.wall_time_ms < 5_000.0);
+    assert_eq!(processes_of(boxed.host_uid()), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn tcp_connect_to_a_host_listener_fails_and_the_listener_sees_nothing() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let source = format!(
+        r#"
+import socket
+for family, addr in [(socket.AF_INET, ("127.0.0.1", {port})), (socket.AF_INET6, ("::1", {port}))]:
+    try:
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.settimeout(2)
+        s.connect(addr)
+        print("connected")
+    except OSError as e:
+        print("refused", e.errno)
+"#
+    );
+    let (report, _b) = run_python(&source, limits()).await;
+    assert_eq!(report.status, Status::Ok, "{report:?}");
+    assert!(
+        !stdout(&report).contains("connected"),
+        "{}",
+        stdout(&report)
+    );
+    assert_eq!(stdout(&report).matches("refused").count(), 2);
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the listener saw a connection: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn writes_outside_the_box_fail() {
+    let source = r#"
+import os
+for path in ["/usr/judgelet", "/etc/judgelet", "/judgelet", "/proc/judgelet", "/dev/judgelet"]:
+    try:
+        open(path, "w").write("x")
+        print("wrote", path)
+    except OSError as e:
+        print("denied", path)
+open("/box/ok", "w").write("x")
+open("/tmp/ok", "w").write("x")
+print("box and tmp writable")
+"#;
+    let (report, _b) = run_python(source, limits()).await;
+    assert_eq!(report.status, Status::Ok, "{report:?}");
+    let out = stdout(&report);
+    assert!(!out.contains("wrote"), "{out}");
+    assert_eq!(out.matches("denied").count(), 5, "{out}");
+    assert!(out.contains("box and tmp writable"));
+}
+
+#[tokio::test]
+async fn symlinks_planted_in_the_box_never_reach_host_files() {
+    let host = tempfile::tempdir().unwrap();
+    let victim = host.path().join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    let victim_dir = host.path().join("dir");
+    std::fs::create_dir(&victim_dir).unwrap();
+    std::fs::write(victim_dir.join("inner.txt"), "precious too").unwrap();
+    let source = format!(
+        r#"
+import os
+os.symlink("{victim}", "/box/link_file")
+os.symlink("{dir}", "/box/link_dir")
+os.symlink("/etc/shadow", "/box/shadow")
+os.mkdir("/box/sub")
+os.symlink("{dir}", "/box/sub/deeper")
+print(os.path.exists("/box/link_file"))
+"#,
+        victim = victim.display(),
+        dir = victim_dir.display()
+    );
+    let (report, boxed) = run_python(&source, limits()).await;
+    assert_eq!(report.status, Status::Ok, "{report:?}");
+    // Inside the box the host path does not exist.
+    assert_eq!(stdout(&report), "False\n");
+    // Reading what the program left never follows its links.
+    assert_eq!(boxed.read_file("link_file", 1 << 20).unwrap(), None);
+    assert_eq!(boxed.read_file("shadow", 1 << 20).unwrap(), None);
+    let dir = boxed.path().to_owned();
+    drop(boxed);
+    assert!(!dir.exists(), "box not removed");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert_eq!(
+        std::fs::read_to_string(victim_dir.join("inner.txt")).unwrap(),
+        "precious too"
+    );
+}
+
+#[tokio::test]
+async fn secrets_of_the_host_are_invisible() {
+    // Set before the sandbox exists, so the supervisor's (and init's) environment has it.
+    static SET: OnceLock<()> = OnceLock::new();
+    SET.get_or_init(|| unsafe { std::env::set_var("JUDGELET_TEST_SECRET", "hunter2-s3cr3t") });
+    let host_file = tempfile::NamedTempFile::new_in("/tmp").unwrap();
+    std::fs::write(host_file.path(), "host-file-s3cr3t").unwrap();
+    let source = format!(
+        r#"
+import os, glob
+print(sorted(os.environ.items()))
+for path in glob.glob("/proc/*/environ") + glob.glob("/proc/*/cmdline"):
+    try:
+        print(path, open(path, "rb").read())
+    except OSError as e:
+        print(path, "denied")
+for path in ["{host}", "/etc/shadow", "/root", "/work"]:
+    try:
+        print(open(path).read())
+    except OSError as e:
+        print("no", path, e.errno)
+"#,
+        host = host_file.path().display()
+    );
+    let (report, _b) = run_python(&source, limits()).await;
+    assert_eq!(report.status, Status::Ok, "{report:?}");
+    let out = stdout(&report);
+    assert!(!out.contains("s3cr3t"), "{out}");
+    assert!(out.contains("[('HOME', '/box'), ('LANG', 'C.UTF-8'), ('PATH', '/usr/local/bin:/usr/bin:/bin'), ('TMPDIR', '/tmp')]"), "{out}");
+    assert_eq!(out.matches("no /").count(), 4, "{out}");
+}
+
+#[tokio::test]
+async fn segfault_is_a_run_time_error_with_signal_11() {
+    let (report, _b) = run_c("int main(){ *(volatile int*)0 = 1; return 0; }", limits()).await;
+    assert_eq!(report.status, Status::RunTimeError, "{report:?}");
+    assert_eq!(report.signal, Some(11));
+    assert_eq!(report.exit_code, None);
+}
+
+#[tokio::test]
+async fn abort_reports_sigabrt_not_a_pid1_artefact() {
+    let (report, _b) = run_c("#include <stdlib.h>\nint main(){ abort(); }", limits()).await;
+    assert_eq!(report.status, Status::RunTimeError, "{report:?}");
+    assert_eq!(report.signal, Some(6));
+}
+
+#[tokio::test]
+async fn exit_3_is_a_run_time_error_with_exit_code_3_and_stdout_kept() {
+    let (report, _b) = run_python("print('partial')\nraise SystemExit(3)", limits()).await;
+    assert_eq!(report.status, Status::RunTimeError, "{report:?}");
+    assert_eq!(report.exit_code, Some(3));
+    assert_eq!(stdout(&report), "partial\n");
+}
+
+#[tokio::test]
+async fn one_mib_of_stdin_is_echoed_intact() {
+    let input: Vec<u8> = (0..(1u32 << 20)).map(|i| (i * 7 % 251) as u8).collect();
+    let source = r#"
+        #include <unistd.h>
+        int main(){ char b[4096]; ssize_t n;
+                    while ((n = read(0, b, sizeof b)) > 0) write(1, b, n); return 0; }"#;
+    let (report, _b) = run_c_with(source, &[], limits(), input.clone()).await;
+    assert_eq!(report.status, Status::Ok, "{report:?}");
+    assert_eq!(report.stdout.bytes.len(), input.len());
+    assert!(report.stdout.bytes == input, "echo differs");
+}
+
+#[tokio::test]
+async fn non_utf8_output_is_preserved_byte_for_byte() {
+    let (report, _b) = run_python(
+        "import sys\nsys.stdout.buffer.write(bytes(range(256)))",
+        limits(),
+    )
+    .await;
+    assert_eq!(report.status, Status::Ok, "{report:?}");
+    assert_eq!(report.stdout.bytes, (0..=255u8).collect::<Vec<u8>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_runs_writing_the_same_file_name_each_see_their_own() {
+    let runs = (0..32).map(|i| {
+        tokio::spawn(async move {
+            let source = format!(
+                "import time\nopen('data.txt', 'w').write('run {i}')\ntime.sleep(0.05)\nprint(open('data.txt').read())"
+            );
+            let (report, _b) = run_python(&source, limits()).await;
+            (i, report)
+        })
+    });
+    for run in runs {
+        let (i, report) = run.await.unwrap();
+        assert_eq!(report.status, Status::Ok, "{report:?}");
+        assert_eq!(stdout(&report), format!("run {i}\n"));
+    }
+}
+
+#[tokio::test]
+async fn half_a_second_of_cpu_is_measured_within_20_percent() {
+    let source = r#"
+        #include <time.h>
+        int main(){ struct timespec t; volatile unsigned long i = 0;
+            do { for (int k = 0; k < 100000; k++) i++;
+                 clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+            } while (t.tv_sec * 1000000000L + t.tv_nsec < 500000000L);
+            return 0; }"#;
+    let (report, _b) = run_c(source, limits()).await;
+    assert_eq!(report.status, Status::Ok, "{report:?}");
+    assert!(
+        (400.0..=600.0).contains(&report.cpu_time_ms),
+        "{}",
+        report.cpu_time_ms
+    );
+}
+
+#[tokio::test]
+async fn touching_100_mb_reports_at_least_100_mb() {
+    let source = r#"
+        #include <stdlib.h>
+        #include <string.h>
+        int main(){ size_t n = 100UL << 20; volatile char *p = malloc(n);
+                    for (size_t i = 0; i < n; i += 4096) p[i] = 1; return p[n - 4096] == 1 ? 0 : 1; }"#;
+    let (report, _b) = run_c(source, limits()).await;
+    assert_eq!(report.status, Status::Ok, "{report:?}");
+    assert!(report.memory_kib >= 100 * 1024, "{}", report.memory_kib);
+    assert!(report.memory_kib < 120 * 1024, "{}", report.memory_kib);
+}
+
+#[tokio::test]
+async fn seccomp_denies_namespace_and_tracing_calls() {
+    let source = r#"
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+def call(name, *args):
+    r = getattr(libc, name)(*args)
+    return "ok" if r >= 0 else os.strerror(ctypes.get_errno())
+print("unshare", call("unshare", 0x10000000))
+print("ptrace", call("ptrace", 0, 0, 0, 0))
+print("mount", call("mount", b"none", b"/tmp", b"tmpfs", 0, None))
+print("chroot", call("chroot", b"/tmp"))
+"#;
+    let (report, _b) = run_python(source, limits()).await;
+    assert_eq!(report.status, Status::Ok, "{report:?}");
+    let out = stdout(&report);
+    for call in ["unshare", "ptrace", "mount", "chroot"] {
+        assert!(
+            out.contains(&format!("{call} Operation not permitted")),
+            "{out}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_program_runs_as_an_unprivileged_user_in_its_own_namespaces() {
+    let source = r#"
+import os, socket
+print(os.getuid(), os.getgid(), os.getgroups())
+print(open("/proc/self/status").read().split("CapEff:")[1].split()[0])
+print(socket.gethostname())
+print(sorted(os.listdir("/proc")) [:3])
+print(os.getpid())
+"#;
+    let (report, boxed) = run_python(source, limits()).await;
+    assert_eq!(report.status, Status::Ok, "{report:?}");
+    let lines: Vec<String> = stdout(&report).lines().map(str::to_owned).collect();
+    assert_eq!(lines[0], "1000 1000 []");
+    assert_eq!(lines[1], "0000000000000000");
+    assert_eq!(lines[2], "judgelet");
+    // pid 1 is the box's init; the program is the only other process.
+    assert_eq!(lines[4], "2");
+    assert!(boxed.host_uid() >= 60_000);
+}
+
+#[tokio::test]
+async fn dropping_a_run_kills_it() {
+    let boxed = sandbox().new_box().unwrap();
+    boxed
+        .write_file("main.py", b"import time\nwhile True: time.sleep(1)")
+        .unwrap();
+    let mut command = Command::new(PYTHON, limits());
+    command.args(["main.py"]);
+    let run = sandbox().run(&boxed, &command);
+    assert!(tokio::time::timeout(Duration::from_millis(300), run)
+        .await
+        .is_err());
+    for _ in 0..100 {
+        if processes_of(boxed.host_uid()).is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("left behind: {:?}", processes_of(boxed.host_uid()));
+}
+
+#[test]
+fn the_host_check_refuses_an_unusable_cgroup_root() {
+    let config = SandboxConfig {
+        cgroup_root: Some("/nonexistent/cgroup".into()),
+        ..SandboxConfig::default()
+    };
+    let err = Sandbox::new(config).err().expect("must refuse");
+    assert!(err.to_string().contains("sandbox unavailable"), "{err}");
+}

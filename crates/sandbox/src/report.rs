@@ -40,6 +40,16 @@ pub enum LimitKind {
 }
 
 impl LimitKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitKind::CpuTime => "cpu_time",
+            LimitKind::WallTime => "wall_time",
+            LimitKind::Memory => "memory",
+            LimitKind::Stdout => "stdout",
+            LimitKind::FileSize => "file_size",
+        }
+    }
+
     pub fn status(self) -> Status {
         match self {
             LimitKind::CpuTime | LimitKind::WallTime => Status::TimeLimitExceeded,

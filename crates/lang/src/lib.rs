@@ -1,0 +1,286 @@
+//! Languages: the registry (`languages.toml`), the compile cache, and the two steps every
+//! caller needs: [`Toolchain::prepare`] (compile once, cached) and [`Toolchain::execute`]
+//! (run the result in a fresh box). [`Toolchain::run`] does both for one run request.
+//!
+//! Compilers run in the sandbox too, with their own limits: a compiler fed hostile source
+//! (`#include "/dev/zero"`) is an untrusted process like any other.
+
+mod cache;
+mod outcome;
+mod registry;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use cache::{CompileCache, CompileReport, Entry};
+pub use outcome::{RunOutcome, RunResponse, RunStatus};
+pub use registry::{Language, Registry, DEFAULT_LANGUAGES_TOML};
+use sandbox::{Clamp, Command, Limits, LimitsRequest, RunReport, Sandbox, SandboxBox};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request names a language the registry does not have (or whose toolchain is
+    /// missing here).
+    #[error("unknown language {language:?}; known: {}", known.join(", "))]
+    UnknownLanguage {
+        language: String,
+        known: Vec<String>,
+    },
+    /// `languages.toml` is malformed.
+    #[error("invalid language configuration: {0}")]
+    Config(String),
+    #[error("compile cache: {0}")]
+    Cache(String),
+    #[error(transparent)]
+    Sandbox(#[from] sandbox::Error),
+}
+
+/// Limits and places a [`Toolchain`] works with.
+#[derive(Clone, Debug)]
+pub struct ToolchainConfig {
+    /// The registry's text (`languages.toml`).
+    pub languages_toml: String,
+    pub cache_dir: PathBuf,
+    pub cache_max_bytes: u64,
+    /// Limits of a run where the request leaves them out.
+    pub run_defaults: Limits,
+    /// The most a request may ask for.
+    pub run_maxima: Limits,
+    /// Limits of every compilation.
+    pub compile_limits: Limits,
+}
+
+impl Default for ToolchainConfig {
+    fn default() -> Self {
+        ToolchainConfig {
+            languages_toml: DEFAULT_LANGUAGES_TOML.to_owned(),
+            cache_dir: PathBuf::from("/dev/shm/judgelet/cache"),
+            cache_max_bytes: 512 << 20,
+            run_defaults: Limits::RUN_DEFAULTS,
+            run_maxima: Limits::MAXIMA,
+            compile_limits: Limits {
+                cpu_time_ms: 10_000,
+                wall_time_ms: 20_000,
+                memory_kib: 512 * 1024,
+                processes: 32,
+                stdout_bytes: 1 << 20,
+                stderr_bytes: 64 << 10,
+                file_size_bytes: 128 << 20,
+                open_files: 256,
+            },
+        }
+    }
+}
+
+/// A request to run one program once.
+#[derive(Clone, Debug, Default)]
+pub struct RunRequest {
+    pub language: String,
+    pub source: Vec<u8>,
+    pub stdin: Vec<u8>,
+    pub args: Vec<String>,
+    pub limits: LimitsRequest,
+}
+
+/// A submission ready to run: compiled (artifacts in the cache) or interpreted (source).
+#[derive(Clone, Debug)]
+pub enum Program {
+    Compiled {
+        language: Arc<Language>,
+        entry: Entry,
+    },
+    Source {
+        language: Arc<Language>,
+        source: Arc<[u8]>,
+    },
+}
+
+impl Program {
+    pub fn language(&self) -> &Arc<Language> {
+        match self {
+            Program::Compiled { language, .. } | Program::Source { language, .. } => language,
+        }
+    }
+
+    /// How its compilation went, for a compiled language.
+    pub fn compile_report(&self) -> Option<&CompileReport> {
+        match self {
+            Program::Compiled { entry, .. } => Some(&entry.report),
+            Program::Source { .. } => None,
+        }
+    }
+}
+
+/// The result of preparing a submission.
+#[derive(Clone, Debug)]
+pub enum Prepared {
+    Ready(Program),
+    CompileError(CompileReport),
+}
+
+pub struct Toolchain {
+    registry: Registry,
+    sandbox: Sandbox,
+    cache: CompileCache,
+    config: ToolchainConfig,
+}
+
+impl Toolchain {
+    pub fn new(sandbox: Sandbox, config: ToolchainConfig) -> Result<Toolchain, Error> {
+        Ok(Toolchain {
+            registry: Registry::load(&config.languages_toml)?,
+            cache: CompileCache::open(&config.cache_dir, config.cache_max_bytes)?,
+            sandbox,
+            config,
+        })
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    pub fn language(&self, id: &str) -> Result<&Arc<Language>, Error> {
+        self.registry.get(id).ok_or_else(|| Error::UnknownLanguage {
+            language: id.to_owned(),
+            known: self.registry.ids(),
+        })
+    }
+
+    /// Concrete run limits for a request: defaults where it is silent, clamped to maxima.
+    pub fn run_limits(&self, request: &LimitsRequest) -> (Limits, Vec<Clamp>) {
+        request.resolve(&self.config.run_defaults, &self.config.run_maxima)
+    }
+
+    /// Compiles `source` once (or finds it in the cache). Interpreted languages need nothing.
+    pub async fn prepare(&self, language: &str, source: &[u8]) -> Result<Prepared, Error> {
+        let language = self.language(language)?.clone();
+        if language.compile.is_none() {
+            return Ok(Prepared::Ready(Program::Source {
+                language,
+                source: source.into(),
+            }));
+        }
+        let key = CompileCache::key(&language, source);
+        let entry = self
+            .cache
+            .get_or_compile(&key, |staging| self.compile(&language, source, staging))
+            .await?;
+        Ok(match entry.report.success {
+            true => Prepared::Ready(Program::Compiled { language, entry }),
+            false => Prepared::CompileError(entry.report),
+        })
+    }
+
+    async fn compile(
+        &self,
+        language: &Language,
+        source: &[u8],
+        staging: PathBuf,
+    ) -> Result<CompileReport, Error> {
+        let limits = self.config.compile_limits;
+        let compile = language.compile.as_deref().unwrap_or_default();
+        let boxed = self.sandbox.new_box()?;
+        boxed.write_file(&language.source_file, source)?;
+        let command = command(language, compile, &[], limits, Vec::new());
+        let report = self.sandbox.run(&boxed, &command).await?;
+        let mut output = String::from_utf8_lossy(&report.stdout.bytes).into_owned();
+        output.push_str(&String::from_utf8_lossy(&report.stderr.bytes));
+        let mut success = report.status == sandbox::Status::Ok;
+        if let Some(limit) = report.limit_exceeded {
+            output.push_str(&format!(
+                "\njudgelet: compilation stopped: its {} limit was exceeded\n",
+                limit.as_str()
+            ));
+        }
+        for artifact in &language.artifacts {
+            if !success {
+                break;
+            }
+            match boxed.read_file(artifact, limits.file_size_bytes)? {
+                Some(bytes) => cache::write_artifact(&staging, artifact, &bytes)
+                    .map_err(|e| Error::Cache(format!("store {artifact}: {e}")))?,
+                None => {
+                    success = false;
+                    output.push_str(&format!("judgelet: the compiler left no {artifact}\n"));
+                }
+            }
+        }
+        Ok(CompileReport {
+            success,
+            output,
+            limit_exceeded: report.limit_exceeded,
+            exit_code: report.exit_code,
+            signal: report.signal,
+            cpu_time_ms: report.cpu_time_ms,
+            wall_time_ms: report.wall_time_ms,
+            memory_kib: report.memory_kib,
+            cached: false,
+        })
+    }
+
+    /// Runs a prepared program in a fresh box.
+    pub async fn execute(
+        &self,
+        program: &Program,
+        stdin: Vec<u8>,
+        args: &[String],
+        limits: Limits,
+    ) -> Result<RunReport, Error> {
+        let language = program.language();
+        let boxed: SandboxBox = self.sandbox.new_box()?;
+        match program {
+            Program::Compiled { entry, .. } => {
+                for artifact in &language.artifacts {
+                    boxed.add_readonly(&entry.dir.join(artifact), artifact)?;
+                }
+            }
+            Program::Source { source, .. } => boxed.write_file(&language.source_file, source)?,
+        }
+        let command = command(language, &language.run, args, limits, stdin);
+        Ok(self.sandbox.run(&boxed, &command).await?)
+    }
+
+    /// Prepares and runs one request.
+    pub async fn run(&self, request: RunRequest) -> Result<RunOutcome, Error> {
+        let (limits, clamped) = self.run_limits(&request.limits);
+        let language = self.language(&request.language)?.clone();
+        let (compile, run) = match self.prepare(&language.id, &request.source).await? {
+            Prepared::CompileError(report) => (Some(report), None),
+            Prepared::Ready(program) => {
+                let report = self
+                    .execute(&program, request.stdin, &request.args, limits)
+                    .await?;
+                (program.compile_report().cloned(), Some(report))
+            }
+        };
+        Ok(RunOutcome {
+            language,
+            compile,
+            run,
+            limits,
+            clamped,
+        })
+    }
+}
+
+fn command(
+    language: &Language,
+    argv: &[String],
+    extra_args: &[String],
+    limits: Limits,
+    stdin: Vec<u8>,
+) -> Command {
+    let mut command = Command::new(&argv[0], limits);
+    command
+        .args(argv[1..].iter().chain(extra_args).cloned())
+        .stdin(stdin);
+    for (key, value) in &language.env {
+        command.env(key, value);
+    }
+    command.readonly = language.readonly.clone();
+    command
+}

@@ -1,0 +1,259 @@
+//! The language registry: `languages.toml` read, checked and matched to the toolchains the
+//! machine really has.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::Error;
+
+/// The registry this repository ships, embedded so the binary works from anywhere.
+pub const DEFAULT_LANGUAGES_TOML: &str = include_str!("../../../languages.toml");
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LanguageSpec {
+    name: String,
+    extensions: Vec<String>,
+    source: String,
+    compile: Option<Vec<String>>,
+    #[serde(default)]
+    artifacts: Vec<String>,
+    run: Vec<String>,
+    version: Vec<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    readonly: Vec<PathBuf>,
+}
+
+/// One language, as configured and as found on this machine.
+#[derive(Debug)]
+pub struct Language {
+    /// The key of its table, used in requests and URLs (`c`, `cpp`, `python`).
+    pub id: String,
+    pub name: String,
+    pub extensions: Vec<String>,
+    /// File name of the submission in the box.
+    pub source_file: String,
+    pub compile: Option<Vec<String>>,
+    pub artifacts: Vec<String>,
+    pub run: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub readonly: Vec<PathBuf>,
+    /// First line of the version command's output.
+    pub version: String,
+}
+
+/// Languages by id. Languages whose toolchain is missing are left out, with the reason.
+#[derive(Debug, Default)]
+pub struct Registry {
+    languages: BTreeMap<String, Arc<Language>>,
+    unavailable: Vec<(String, String)>,
+}
+
+impl Registry {
+    /// Parses and checks `text`, then asks each toolchain for its version. A language whose
+    /// toolchain does not answer is unavailable, not an error: a machine may lack Java.
+    pub fn load(text: &str) -> Result<Registry, Error> {
+        let specs: BTreeMap<String, LanguageSpec> =
+            toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
+        for (id, spec) in &specs {
+            check(id, spec).map_err(|e| Error::Config(format!("language {id}: {e}")))?;
+        }
+        let versions: Vec<Result<String, String>> = std::thread::scope(|s| {
+            let probes: Vec<_> = specs
+                .values()
+                .map(|spec| s.spawn(|| probe_version(&spec.version)))
+                .collect();
+            probes
+                .into_iter()
+                .map(|p| {
+                    p.join()
+                        .unwrap_or_else(|_| Err("version probe panicked".into()))
+                })
+                .collect()
+        });
+        let mut registry = Registry::default();
+        for ((id, spec), version) in specs.into_iter().zip(versions) {
+            match version {
+                Ok(version) => {
+                    let language = Language {
+                        id: id.clone(),
+                        name: spec.name,
+                        extensions: spec.extensions,
+                        source_file: spec.source,
+                        compile: spec.compile,
+                        artifacts: spec.artifacts,
+                        run: spec.run,
+                        env: spec.env,
+                        readonly: spec.readonly,
+                        version,
+                    };
+                    registry.languages.insert(id, Arc::new(language));
+                }
+                Err(reason) => {
+                    tracing::warn!(language = %id, %reason, "language unavailable");
+                    registry.unavailable.push((id, reason));
+                }
+            }
+        }
+        Ok(registry)
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Arc<Language>> {
+        self.languages.get(id)
+    }
+
+    /// The language of a file, from its extension.
+    pub fn for_path(&self, path: &Path) -> Option<&Arc<Language>> {
+        let ext = path.extension()?.to_str()?;
+        self.languages
+            .values()
+            .find(|l| l.extensions.iter().any(|e| e == ext))
+    }
+
+    pub fn languages(&self) -> impl Iterator<Item = &Arc<Language>> {
+        self.languages.values()
+    }
+
+    /// Configured languages whose toolchain is missing, with why.
+    pub fn unavailable(&self) -> &[(String, String)] {
+        &self.unavailable
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        self.languages.keys().cloned().collect()
+    }
+}
+
+fn check(id: &str, spec: &LanguageSpec) -> Result<(), String> {
+    let plain = |name: &str| !name.is_empty() && !name.contains('/') && name != "." && name != "..";
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err("ids are ASCII letters, digits, '-' and '_'".into());
+    }
+    if !plain(&spec.source) {
+        return Err(format!(
+            "source {:?} must be a plain file name",
+            spec.source
+        ));
+    }
+    if let Some(bad) = spec.artifacts.iter().find(|a| !plain(a)) {
+        return Err(format!("artifact {bad:?} must be a plain file name"));
+    }
+    let absolute = |cmd: &[String], what: &str| match cmd.first() {
+        Some(program) if program.starts_with('/') => Ok(()),
+        Some(program) => Err(format!(
+            "{what} program {program:?} must be an absolute path"
+        )),
+        None => Err(format!("{what} command is empty")),
+    };
+    absolute(&spec.run, "run")?;
+    absolute(&spec.version, "version")?;
+    if let Some(compile) = &spec.compile {
+        absolute(compile, "compile")?;
+        if spec.artifacts.is_empty() {
+            return Err("a compiled language must name its artifacts".into());
+        }
+    }
+    Ok(())
+}
+
+/// Runs a trusted toolchain's version command on the host, with an empty environment.
+fn probe_version(command: &[String]) -> Result<String, String> {
+    let output = std::process::Command::new(&command[0])
+        .args(&command[1..])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .map_err(|e| format!("{}: {e}", command[0]))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{} exited with {}",
+            command.join(" "),
+            output.status
+        ));
+    }
+    // Some toolchains (older javac) print their version on stderr.
+    let text = match output.stdout.is_empty() {
+        true => output.stderr,
+        false => output.stdout,
+    };
+    String::from_utf8_lossy(&text)
+        .lines()
+        .next()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| format!("{} printed no version", command.join(" ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_registry_has_c_cpp_and_python() {
+        let registry = Registry::load(DEFAULT_LANGUAGES_TOML).unwrap();
+        for id in ["c", "cpp", "python"] {
+            let language = registry.get(id).unwrap_or_else(|| panic!("{id} missing"));
+            assert!(!language.version.is_empty());
+        }
+        assert!(registry.get("c").unwrap().version.contains("gcc"));
+        assert!(registry
+            .get("python")
+            .unwrap()
+            .version
+            .starts_with("Python 3"));
+    }
+
+    #[test]
+    fn languages_come_from_extensions() {
+        let registry = Registry::load(DEFAULT_LANGUAGES_TOML).unwrap();
+        let id = |p: &str| registry.for_path(Path::new(p)).map(|l| l.id.clone());
+        assert_eq!(id("a/b/hello.c").as_deref(), Some("c"));
+        assert_eq!(id("x.cc").as_deref(), Some("cpp"));
+        assert_eq!(id("x.py").as_deref(), Some("python"));
+        assert_eq!(id("x.rb"), None);
+        assert_eq!(id("Makefile"), None);
+    }
+
+    #[test]
+    fn a_missing_toolchain_makes_a_language_unavailable_not_an_error() {
+        let text = r#"
+            [ghost]
+            name = "Ghost"
+            extensions = ["gh"]
+            source = "main.gh"
+            run = ["/nonexistent/ghost", "main.gh"]
+            version = ["/nonexistent/ghost", "--version"]
+        "#;
+        let registry = Registry::load(text).unwrap();
+        assert!(registry.get("ghost").is_none());
+        assert_eq!(registry.unavailable()[0].0, "ghost");
+    }
+
+    #[test]
+    fn relative_programs_and_path_names_are_refused() {
+        let bad_run = r#"
+            [x]
+            name = "X"
+            extensions = ["x"]
+            source = "main.x"
+            run = ["python3", "main.x"]
+            version = ["/usr/bin/true"]
+        "#;
+        let err = Registry::load(bad_run).unwrap_err().to_string();
+        assert!(err.contains("absolute path"), "{err}");
+        let bad_source = bad_run
+            .replace("\"python3\"", "\"/usr/bin/python3\"")
+            .replace("source = \"main.x\"", "source = \"../main.x\"");
+        let err = Registry::load(&bad_source).unwrap_err().to_string();
+        assert!(err.contains("plain file name"), "{err}");
+    }
+}

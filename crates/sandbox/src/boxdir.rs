@@ -12,21 +12,21 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::userns::UidLease;
+use crate::slots::Lease;
 use crate::Inner;
 
 /// A fresh directory, shown at `/box` to the programs run in it, owned by a host uid that no
 /// other live box has. Removed, with everything in it, when dropped.
 pub struct SandboxBox {
     dir: PathBuf,
-    lease: UidLease,
+    lease: Lease,
     inner: Arc<Inner>,
 }
 
 impl SandboxBox {
     pub(crate) fn create(inner: Arc<Inner>) -> Result<SandboxBox> {
         let lease = inner
-            .uids
+            .slots
             .lease()
             .map_err(|e| Error::Unavailable(e.to_string()))?
             .ok_or(Error::Full)?;
@@ -38,7 +38,7 @@ impl SandboxBox {
                 std::os::unix::fs::chown(&dir, Some(lease.host_uid), Some(lease.host_uid))
             });
         if let Err(e) = made {
-            inner.uids.release_lease(&lease);
+            inner.slots.release_lease(&lease);
             return Err(Error::io("create a box directory")(e));
         }
         Ok(SandboxBox { dir, lease, inner })
@@ -54,7 +54,7 @@ impl SandboxBox {
         self.lease.host_uid
     }
 
-    pub(crate) fn lease(&self) -> &UidLease {
+    pub(crate) fn lease(&self) -> &Lease {
         &self.lease
     }
 
@@ -135,7 +135,7 @@ impl Drop for SandboxBox {
         if let Err(e) = fs::remove_dir_all(&self.dir) {
             tracing::warn!(dir = %self.dir.display(), error = %e, "cannot remove box");
         }
-        self.inner.uids.release_lease(&self.lease);
+        self.inner.slots.release_lease(&self.lease);
     }
 }
 

@@ -4,8 +4,9 @@
 //!
 //! ```text
 //! supervisor (the judgelet process, many threads)
-//!  └─ clone3(NEWPID|NEWNS|NEWNET|NEWIPC|NEWUTS) ─▶ init: pid 1 of the run, host root
-//!        builds the mount tree, pivots into it, joins the run's cgroup
+//!  └─ clone3(NEWPID|NEWNS|NEWIPC|NEWUTS) ─▶ init: pid 1 of the run, host root
+//!        joins the slot's network namespace, builds the mount tree, pivots into it,
+//!        joins the run's cgroup
 //!        └─ clone(VM|VFORK) ─▶ program: joins the slot's user namespace as uid 1000,
 //!              rlimits, no_new_privs, seccomp, execve
 //! ```
@@ -44,8 +45,10 @@ pub(crate) struct ChildFds {
     pub control: RawFd,
     /// `cgroup.procs` of each of the run's cgroup directories.
     pub cgroup_procs: Vec<RawFd>,
-    /// The slot's user namespace.
+    /// The slot's user namespace, which the program joins.
     pub userns: RawFd,
+    /// The slot's network namespace, which `init` joins.
+    pub netns: RawFd,
     /// Pipe (close-on-exec) on which the program reports a failure before `execve`.
     pub exec_error_read: RawFd,
     pub exec_error_write: RawFd,
@@ -103,6 +106,7 @@ impl ChildPlan {
             fds.status,
             fds.control,
             fds.userns,
+            fds.netns,
             fds.exec_error_read,
             fds.exec_error_write,
         ];
@@ -251,14 +255,11 @@ pub(crate) unsafe fn clone3(namespaces: c_int) -> io::Result<Forked> {
     }
 }
 
-/// Starts `init` in fresh pid, mount, network, IPC and UTS namespaces. Returns its pidfd as
+/// Starts `init` in fresh pid, mount, IPC and UTS namespaces. Returns its pidfd as
 /// soon as the child exists; the child reports on the plan's status pipe.
 pub(crate) fn spawn(plan: &ChildPlan) -> io::Result<OwnedFd> {
-    let namespaces = libc::CLONE_NEWPID
-        | libc::CLONE_NEWNS
-        | libc::CLONE_NEWNET
-        | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWUTS;
+    let namespaces =
+        libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
     // SAFETY: the child runs only `init_main`, which makes system calls on data prepared in
     // `plan` and never returns.
     match unsafe { clone3(namespaces)? } {
@@ -310,6 +311,9 @@ unsafe fn init_main(plan: &ChildPlan) -> ! {
         init_fail(plan, Stage::Namespaces, errno());
     }
 
+    if libc::setns(plan.fds.netns, libc::CLONE_NEWNET) != 0 {
+        init_fail(plan, Stage::Namespaces, errno());
+    }
     if libc::mount(
         std::ptr::null(),
         c"/".as_ptr(),
@@ -389,6 +393,7 @@ unsafe fn init_main(plan: &ChildPlan) -> ! {
         plan.fds.stdout,
         plan.fds.stderr,
         plan.fds.userns,
+        plan.fds.netns,
     ] {
         libc::close(fd);
     }

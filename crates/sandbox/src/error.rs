@@ -4,7 +4,7 @@ use std::io;
 /// names the step that the host could not do, not just an errno.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
-    /// Creating the pid, mount, network, IPC and UTS namespaces (clone3).
+    /// Creating the pid, mount, IPC and UTS namespaces (clone3), joining the network one.
     Namespaces,
     /// Making the mount tree private so nothing propagates back to the host.
     PrivateMounts,

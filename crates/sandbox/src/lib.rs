@@ -14,9 +14,10 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Every run gets fresh pid, mount, network, IPC and UTS namespaces, a user namespace in
-//! which it is uid 1000 (a host uid no other live box has), a fresh cgroup (v2 or v1) for
-//! memory, processes and CPU accounting, rlimits, a seccomp filter and a clean environment.
+//! Every run gets fresh pid, mount, IPC and UTS namespaces; a user namespace in which it is
+//! uid 1000 (a host uid no other live box has) and a network namespace with no interface up,
+//! both its slot's alone while the run lasts; a fresh cgroup (v2 or v1) for memory, processes
+//! and CPU accounting; rlimits, a seccomp filter and a clean environment.
 //! The box directory is the only writable host path. When the run ends, nothing it started
 //! is left. If the host cannot provide this, [`Sandbox::new`] fails and says what is missing.
 //!
@@ -33,7 +34,7 @@ mod process;
 mod report;
 mod run;
 mod seccomp;
-mod userns;
+mod slots;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,7 +44,7 @@ pub use boxdir::SandboxBox;
 pub use cgroup::CgroupVersion;
 pub use error::{Error, Result, Stage};
 pub use limits::{Clamp, Limits, LimitsRequest};
-pub use mounts::{Entry, MountPlan, TmpfsSize, BOX_PATH};
+pub use mounts::{Entry, MountPlan, BOX_PATH};
 pub use report::{Captured, LimitKind, RunReport, Status};
 pub use seccomp::POLICY_JSON as SECCOMP_POLICY_JSON;
 
@@ -144,7 +145,7 @@ struct Inner {
     cgroups: cgroup::Cgroups,
     filters: seccomp::Filters,
     plan: MountPlan,
-    uids: userns::UidPool,
+    slots: slots::Slots,
     next_box: AtomicU64,
     /// CPUs the host has: how fast a tree can burn its CPU limit.
     cpus: u64,
@@ -180,7 +181,7 @@ impl Sandbox {
             cgroups: cgroup::Cgroups::create(&instance, config.cgroup_root.as_deref())?,
             filters: seccomp::Filters::compile()?,
             plan: MountPlan::standard(&config.readonly),
-            uids: userns::UidPool::new(config.uid_base, config.uid_count),
+            slots: slots::Slots::new(config.uid_base, config.uid_count),
             next_box: AtomicU64::new(0),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
             instance_dir,

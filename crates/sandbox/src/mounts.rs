@@ -29,23 +29,13 @@ pub enum Entry {
     File { path: PathBuf, contents: Vec<u8> },
     /// A host character device (null, zero, urandom, ...), bound at the same path.
     Device { path: PathBuf },
-    /// A fresh in-memory file system. Its pages count against the run's memory limit.
-    Tmpfs {
-        path: PathBuf,
-        mode: u32,
-        size: TmpfsSize,
-    },
+    /// A fresh in-memory file system, as large as the run's memory limit, which its pages
+    /// count against.
+    Tmpfs { path: PathBuf, mode: u32 },
     /// A fresh procfs of the run's pid namespace; other users' processes hidden.
     Proc { path: PathBuf },
     /// The run's box: the only writable host directory.
     Box { path: PathBuf },
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TmpfsSize {
-    Kib(u64),
-    /// As large as the run's memory limit: the limit bounds it anyway.
-    MemoryLimit,
 }
 
 impl Entry {
@@ -123,11 +113,8 @@ impl MountPlan {
                 path: "/etc/ld.so.cache".into(),
             });
         }
-        entries.push(Entry::Tmpfs {
-            path: "/dev".into(),
-            mode: 0o755,
-            size: TmpfsSize::Kib(64),
-        });
+        // /dev is a directory of the root tmpfs: only bound devices and links live there,
+        // and a tmpfs of its own would cost a superblock per run.
         entries.extend(DEVICES.iter().map(|d| Entry::Device { path: d.into() }));
         for (name, target) in [
             ("fd", "/proc/self/fd"),
@@ -148,7 +135,6 @@ impl MountPlan {
         entries.push(Entry::Tmpfs {
             path: "/tmp".into(),
             mode: 0o1777,
-            size: TmpfsSize::MemoryLimit,
         });
         entries.extend(readonly.iter().map(|p| Entry::ReadOnly { path: p.clone() }));
         entries.push(Entry::Box {
@@ -221,11 +207,7 @@ impl MountPlan {
                     ops.push(bind(path, &target)?);
                     ops.push(remount(&target, libc::MS_NOSUID | libc::MS_NOEXEC)?);
                 }
-                Entry::Tmpfs { mode, size, .. } => {
-                    let kib = match size {
-                        TmpfsSize::Kib(kib) => *kib,
-                        TmpfsSize::MemoryLimit => memory_kib,
-                    };
+                Entry::Tmpfs { mode, .. } => {
                     ops.push(mount_point(&target, true)?);
                     made.insert(path.to_owned());
                     ops.push(Op::Mount {
@@ -233,7 +215,7 @@ impl MountPlan {
                         target: cpath(&target)?,
                         fstype: Some(cstr("tmpfs")?),
                         flags: libc::MS_NOSUID | libc::MS_NODEV,
-                        data: Some(cstr(&format!("size={kib}k,mode={mode:o}"))?),
+                        data: Some(cstr(&format!("size={memory_kib}k,mode={mode:o}"))?),
                     });
                 }
                 Entry::Proc { .. } => {

@@ -42,7 +42,7 @@ pub(crate) async fn run(inner: &Inner, boxed: &SandboxBox, command: &Command) ->
         .map(above_stdio)
         .collect::<io::Result<Vec<_>>>()
         .map_err(Error::io("open the run's cgroup"))?;
-    let userns = boxed.lease().userns.clone();
+    let namespaces = boxed.lease().namespaces.clone();
 
     let plan = {
         let mount_plan = match command.readonly.is_empty() {
@@ -77,7 +77,8 @@ pub(crate) async fn run(inner: &Inner, boxed: &SandboxBox, command: &Command) ->
                 status: status_write.as_raw_fd(),
                 control: control_read.as_raw_fd(),
                 cgroup_procs: cgroup_procs.iter().map(|fd| fd.as_raw_fd()).collect(),
-                userns: userns.as_raw_fd(),
+                userns: namespaces.user.as_raw_fd(),
+                netns: namespaces.net.as_raw_fd(),
                 exec_error_read: exec_error_read.as_raw_fd(),
                 exec_error_write: exec_error_write.as_raw_fd(),
             },

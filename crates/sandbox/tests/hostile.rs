@@ -574,3 +574,39 @@ fn the_host_check_refuses_an_unusable_cgroup_root() {
     let err = Sandbox::new(config).err().expect("must refuse");
     assert!(err.to_string().contains("sandbox unavailable"), "{err}");
 }
+
+#[tokio::test]
+async fn a_reused_slot_keeps_nothing_of_the_previous_run() {
+    // One slot, so the second run surely joins the namespaces the first one used.
+    let single = Sandbox::new(SandboxConfig {
+        uid_base: 61_000,
+        uid_count: 1,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let run = |source: &'static str| {
+        let single = single.clone();
+        async move {
+            let boxed = single.new_box().unwrap();
+            boxed.write_file("main.py", source.as_bytes()).unwrap();
+            let mut command = Command::new(PYTHON, limits());
+            command.args(["main.py"]);
+            single.run(&boxed, &command).await.unwrap()
+        }
+    };
+    let first = run("import socket, os\n\
+         s = socket.socket(socket.AF_UNIX)\n\
+         s.bind('\\0judgelet-leak')\n\
+         s.listen()\n\
+         open('/tmp/left', 'w').write('x')\n\
+         print('listening')")
+    .await;
+    assert_eq!(stdout(&first), "listening\n", "{first:?}");
+    let second = run("import socket, os\n\
+         s = socket.socket(socket.AF_UNIX)\n\
+         try:\n    s.connect('\\0judgelet-leak')\n    print('leak')\n\
+         except OSError:\n    print('fresh')\n\
+         print(os.path.exists('/tmp/left'), os.listdir('/box'))")
+    .await;
+    assert_eq!(stdout(&second), "fresh\nFalse ['main.py']\n", "{second:?}");
+}

@@ -1,0 +1,220 @@
+//! Per-run overhead of the sandbox against a bare spawn of the same program.
+//!
+//! For each case (Python hello, a compiled C hello, a C submission whose compilation is in
+//! the cache) it times the bare program (`std::process::Command`, the floor) and the same
+//! program through judgelet, first one run at a time, then with two parallel workers.
+//! Latency is client-observed: for judgelet it includes making and removing the box.
+//! Prints a Markdown table; `bench/run.sh` puts it into `bench/RESULTS.md`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context, Result};
+use lang::{RunRequest, Toolchain, ToolchainConfig};
+use sandbox::{Command, Limits, Sandbox, SandboxConfig};
+
+const PYTHON: &str = "/usr/bin/python3";
+const PY_HELLO: &str = "print('hello, world')\n";
+const C_HELLO: &str = "#include <stdio.h>\nint main(void){puts(\"hello, world\");return 0;}\n";
+
+/// Medians and throughput of one way of running one case.
+struct Figures {
+    sequential_median_ms: f64,
+    parallel_median_ms: f64,
+    parallel_runs_per_s: f64,
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// Times `runs` calls of `once` in sequence, then `runs` calls split over two workers.
+async fn measure<F, Fut>(runs: usize, once: F) -> Result<Figures>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<()>> + Send,
+{
+    let once = Arc::new(once);
+    for _ in 0..runs / 10 {
+        once().await?;
+    }
+    let mut sequential = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        once().await?;
+        sequential.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    let start = Instant::now();
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let once = once.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(runs / 2);
+                for _ in 0..runs / 2 {
+                    let start = Instant::now();
+                    once().await?;
+                    latencies.push(start.elapsed().as_secs_f64() * 1e3);
+                }
+                Ok::<_, anyhow::Error>(latencies)
+            })
+        })
+        .collect();
+    let mut parallel = Vec::with_capacity(runs);
+    for worker in workers {
+        parallel.extend(worker.await??);
+    }
+    let elapsed = start.elapsed();
+    let count = parallel.len() as f64;
+    Ok(Figures {
+        sequential_median_ms: median(sequential),
+        parallel_median_ms: median(parallel),
+        parallel_runs_per_s: count / elapsed.as_secs_f64(),
+    })
+}
+
+/// The floor: spawn the program directly and wait for it, off the async threads.
+async fn bare(program: PathBuf, args: Vec<String>, dir: PathBuf) -> Result<()> {
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(&program)
+            .args(&args)
+            .current_dir(&dir)
+            .output()?;
+        ensure!(
+            out.stdout == b"hello, world\n",
+            "bare run printed {:?}",
+            out.stdout
+        );
+        Ok(())
+    })
+    .await?
+}
+
+fn compile_c(dir: &Path) -> Result<PathBuf> {
+    std::fs::write(dir.join("main.c"), C_HELLO)?;
+    let exe = dir.join("main");
+    let status = std::process::Command::new("/usr/bin/gcc")
+        .args(["-O2", "-o"])
+        .arg(&exe)
+        .arg(dir.join("main.c"))
+        .status()?;
+    ensure!(status.success(), "gcc failed");
+    Ok(exe)
+}
+
+fn row(case: &str, bare: &Figures, judged: &Figures) -> String {
+    let overhead = judged.sequential_median_ms - bare.sequential_median_ms;
+    format!(
+        "| {case} | {:.2} | {:.2} | **{:+.2}** ({:+.0}%) | {:.2} | {:.2} | {:.0} | {:.0} ({:.2}×) |",
+        bare.sequential_median_ms,
+        judged.sequential_median_ms,
+        overhead,
+        overhead / bare.sequential_median_ms * 100.0,
+        bare.parallel_median_ms,
+        judged.parallel_median_ms,
+        bare.parallel_runs_per_s,
+        judged.parallel_runs_per_s,
+        judged.parallel_runs_per_s / bare.parallel_runs_per_s,
+    )
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let runs: usize = std::env::args()
+        .nth(1)
+        .map(|n| n.parse())
+        .transpose()
+        .context("usage: judgelet-bench-overhead [RUNS]")?
+        .unwrap_or(200);
+    let work = tempfile::tempdir()?;
+    std::fs::write(work.path().join("main.py"), PY_HELLO)?;
+    let c_exe = compile_c(work.path())?;
+    let cache = tempfile::tempdir_in("/dev/shm")?;
+    let sandbox = Sandbox::new(SandboxConfig::default())?;
+    let toolchain = Arc::new(Toolchain::new(
+        sandbox.clone(),
+        ToolchainConfig {
+            cache_dir: cache.path().to_owned(),
+            ..ToolchainConfig::default()
+        },
+    )?);
+    let limits = Limits::RUN_DEFAULTS;
+    let mut rows = Vec::new();
+
+    let dir = work.path().to_owned();
+    let py_bare = measure(runs, move || {
+        bare(PYTHON.into(), vec!["main.py".into()], dir.clone())
+    })
+    .await?;
+    let sb = sandbox.clone();
+    let py_judged = measure(runs, move || {
+        let sb = sb.clone();
+        async move {
+            let boxed = sb.new_box()?;
+            boxed.write_file("main.py", PY_HELLO.as_bytes())?;
+            let mut command = Command::new(PYTHON, limits);
+            command.args(["main.py"]);
+            let report = sb.run(&boxed, &command).await?;
+            ensure!(report.stdout.bytes == b"hello, world\n", "{report:?}");
+            Ok(())
+        }
+    })
+    .await?;
+    rows.push(row(
+        "Python hello (`python3 main.py`)",
+        &py_bare,
+        &py_judged,
+    ));
+
+    let (dir, exe) = (work.path().to_owned(), c_exe.clone());
+    let c_bare = measure(runs, move || bare(exe.clone(), Vec::new(), dir.clone())).await?;
+    let sb = sandbox.clone();
+    let c_judged = measure(runs, move || {
+        let (sb, exe) = (sb.clone(), c_exe.clone());
+        async move {
+            let boxed = sb.new_box()?;
+            boxed.add_readonly(&exe, "main")?;
+            let report = sb.run(&boxed, &Command::new("/box/main", limits)).await?;
+            ensure!(report.stdout.bytes == b"hello, world\n", "{report:?}");
+            Ok(())
+        }
+    })
+    .await?;
+    rows.push(row("compiled C hello", &c_bare, &c_judged));
+
+    let cached = measure(runs, move || {
+        let toolchain = toolchain.clone();
+        async move {
+            let request = RunRequest {
+                language: "c".into(),
+                source: C_HELLO.as_bytes().to_vec(),
+                ..RunRequest::default()
+            };
+            let outcome = toolchain.run(request).await?;
+            ensure!(
+                outcome.stdout() == b"hello, world\n",
+                "{:?}",
+                outcome.response()
+            );
+            Ok(())
+        }
+    })
+    .await?;
+    rows.push(row("C source, compile-cache hit", &c_bare, &cached));
+
+    println!("| case | bare median ms | judgelet median ms | overhead | bare ms (2 workers) | judgelet ms (2 workers) | bare runs/s | judgelet runs/s |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for row in rows {
+        println!("{row}");
+    }
+    println!();
+    println!(
+        "{runs} runs per cell after {} warm-up runs; host: {} CPUs; {}",
+        runs / 10,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")?.trim()
+    );
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! The real `judgelet` binary, end to end, in a temporary directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new() -> Workspace {
+        Workspace {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    fn judgelet(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_judgelet"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap()
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn arg(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn run_prints_the_programs_output_and_a_status_line() {
+    let ws = Workspace::new();
+    let source = ws.file("hello.py", "print('hello, judgelet')");
+    let out = ws.judgelet(&["run", arg(&source)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "hello, judgelet\n");
+    let status = text(&out.stderr);
+    assert!(status.contains("judgelet: ok · cpu "), "{status}");
+    assert!(status.contains("KiB"), "{status}");
+}
+
+#[test]
+fn stdin_and_limits_reach_the_program() {
+    let ws = Workspace::new();
+    let source = ws.file(
+        "sum.c",
+        "#include <stdio.h>\nint main(void){long a,b;scanf(\"%ld %ld\",&a,&b);printf(\"%ld\\n\",a+b);return 0;}",
+    );
+    let input = ws.file("in.txt", "20 22\n");
+    let out = ws.judgelet(&[
+        "run",
+        arg(&source),
+        "--stdin",
+        arg(&input),
+        "--time-limit",
+        "1.5",
+        "--memory-limit",
+        "64",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["stdout"], "42\n");
+    assert_eq!(report["status"], "ok");
+    assert_eq!(report["limits"]["cpu_time_ms"], 1500);
+    assert_eq!(report["limits"]["memory_kib"], 64 * 1024);
+    for key in [
+        "status",
+        "stdout",
+        "stderr",
+        "compile_output",
+        "exit_code",
+        "signal",
+        "cpu_time_ms",
+        "wall_time_ms",
+        "memory_kib",
+    ] {
+        assert!(report.get(key).is_some(), "{key} missing from {report}");
+    }
+}
+
+#[test]
+fn a_compile_error_shows_gccs_message_and_exits_10() {
+    let ws = Workspace::new();
+    let source = ws.file("broken.c", "int main(void) { return missing; }");
+    let out = ws.judgelet(&["run", arg(&source)]);
+    assert_eq!(out.status.code(), Some(10));
+    let err = text(&out.stderr);
+    assert!(err.contains("missing"), "{err}");
+    assert!(err.contains("compile_error"), "{err}");
+}
+
+#[test]
+fn exit_codes_say_how_the_program_ended() {
+    let ws = Workspace::new();
+    let cases = [
+        ("crash.py", "raise SystemExit(3)", 11),
+        ("slow.py", "while True: pass", 12),
+        (
+            "big.py",
+            "x = bytearray(1 << 30)\nx[::4096] = b'1' * len(x[::4096])",
+            13,
+        ),
+    ];
+    for (name, source, code) in cases {
+        let source = ws.file(name, source);
+        let out = ws.judgelet(&[
+            "run",
+            arg(&source),
+            "--time-limit",
+            "0.5",
+            "--memory-limit",
+            "64",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{name}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn the_language_comes_from_the_extension_or_lang() {
+    let ws = Workspace::new();
+    let source = ws.file("program.txt", "print(6 * 7)");
+    let out = ws.judgelet(&["run", arg(&source)]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = text(&out.stderr);
+    assert!(err.contains("--lang") && err.contains("python"), "{err}");
+    let out = ws.judgelet(&["run", arg(&source), "--lang", "python"]);
+    assert_eq!(text(&out.stdout), "42\n");
+    let out = ws.judgelet(&["run", arg(&source), "--lang", "cobol"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stderr).contains("unknown language \"cobol\""));
+}
+
+#[test]
+fn languages_lists_what_this_machine_runs_with_versions() {
+    let ws = Workspace::new();
+    let out = ws.judgelet(&["languages", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let ids: Vec<String> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|v| {
+            assert!(!v["version"].as_str().unwrap().is_empty());
+            v["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    for id in ["c", "cpp", "python"] {
+        assert!(ids.iter().any(|i| i == id), "{ids:?}");
+    }
+}

@@ -1,0 +1,133 @@
+//! Slots: what a live box holds exclusively. A slot is a host uid with its own user
+//! namespace and its own (empty) network namespace.
+//!
+//! A program runs as uid 1000 inside a user namespace that maps 1000 to the slot's host uid,
+//! which no other live box has. So even a program that escaped its mount namespace would own
+//! no other run's files, and per-user limits (`RLIMIT_NPROC`) are per run.
+//!
+//! Both namespaces are made once per slot, on first use, and joined with `setns` by each run
+//! of the slot, one run at a time. Neither keeps anything a run could leave for the next:
+//! - the user namespace is an id mapping (keyrings, its only per-user state, are denied by
+//!   seccomp);
+//! - the network namespace belongs to the host's user namespace, so a program, which has no
+//!   capability there, cannot bring its loopback up, change a sysctl or add a rule, and
+//!   seccomp lets it open only Unix sockets, which die with their processes.
+//!
+//! Making a network namespace costs ≈0.55 ms of CPU per run on the reference VM, plus its
+//! teardown in a kernel worker: the largest single cost of a box before this (see
+//! bench/RESULTS.md). IPC namespaces, whose SysV objects outlive processes, stay fresh per run.
+
+use std::fs;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::child::{clone3, Forked};
+use crate::mounts::INNER_UID;
+use crate::process::{pidfd_pid, reap};
+
+pub(crate) struct Slots {
+    base: u32,
+    free: Mutex<Vec<u32>>,
+    namespaces: Vec<OnceLock<Arc<SlotNamespaces>>>,
+}
+
+pub(crate) struct SlotNamespaces {
+    pub user: OwnedFd,
+    pub net: OwnedFd,
+}
+
+/// One slot, held by a box for its lifetime.
+pub(crate) struct Lease {
+    pub host_uid: u32,
+    pub namespaces: Arc<SlotNamespaces>,
+    slot: u32,
+}
+
+impl Slots {
+    pub(crate) fn new(base: u32, count: u32) -> Slots {
+        Slots {
+            base,
+            free: Mutex::new((0..count).rev().collect()),
+            namespaces: (0..count).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// A free slot, or `None` when every one is in use. The most recently released slot
+    /// comes first, so a steady load reuses a few slots' namespaces.
+    pub(crate) fn lease(&self) -> io::Result<Option<Lease>> {
+        let Some(slot) = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop() else {
+            return Ok(None);
+        };
+        let host_uid = self.base + slot;
+        let cell = &self.namespaces[slot as usize];
+        let namespaces = match cell.get() {
+            Some(ns) => ns.clone(),
+            None => match create(host_uid) {
+                Ok(ns) => cell.get_or_init(|| Arc::new(ns)).clone(),
+                Err(e) => {
+                    self.release(slot);
+                    return Err(e);
+                }
+            },
+        };
+        Ok(Some(Lease {
+            host_uid,
+            namespaces,
+            slot,
+        }))
+    }
+
+    pub(crate) fn release_lease(&self, lease: &Lease) {
+        self.release(lease.slot);
+    }
+
+    fn release(&self, slot: u32) {
+        self.free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(slot);
+    }
+}
+
+fn create(host_id: u32) -> io::Result<SlotNamespaces> {
+    let map = format!("{INNER_UID} {host_id} 1\n");
+    let user = persistent(libc::CLONE_NEWUSER, "user", |pid| {
+        fs::write(format!("/proc/{pid}/uid_map"), &map)?;
+        fs::write(format!("/proc/{pid}/gid_map"), &map)
+    })?;
+    let net = persistent(libc::CLONE_NEWNET, "net", |_| Ok(()))?;
+    Ok(SlotNamespaces { user, net })
+}
+
+/// Makes a namespace that outlives the process that made it: a child enters it and waits
+/// while we `setup` it and open its `/proc/PID/ns/NAME`, which keeps it alive; then it exits.
+fn persistent(
+    flag: libc::c_int,
+    name: &str,
+    setup: impl FnOnce(i32) -> io::Result<()>,
+) -> io::Result<OwnedFd> {
+    let (mut read, mut write) = io::pipe()?;
+    // SAFETY: the child only reads the pipe and exits, both async-signal-safe.
+    let pidfd = match unsafe { clone3(flag) } {
+        Ok(Forked::Child) => unsafe {
+            let mut byte = [0u8];
+            let _ = io::Read::read(&mut read, &mut byte);
+            libc::_exit(0)
+        },
+        Ok(Forked::Parent { pidfd }) => pidfd,
+        Err(e) => {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("cannot create a {name} namespace: {e} (needs root or CAP_SYS_ADMIN)"),
+            ))
+        }
+    };
+    let pid = pidfd_pid(&pidfd)?;
+    let result = setup(pid)
+        .and_then(|()| fs::File::open(format!("/proc/{pid}/ns/{name}")).map(OwnedFd::from));
+    // The child has a copy of the write end too, so closing ours would not wake it.
+    io::Write::write_all(&mut write, b"x")?;
+    reap(&pidfd)?;
+    result
+}

@@ -45,12 +45,42 @@ struct Common {
 enum Commands {
     /// Run one program and print what it printed.
     Run(RunArgs),
+    /// Serve every function over HTTP (the embedded default).
+    Serve(ServeArgs),
+    /// Serve one function at `/`, as an OpenFaaS function (health at /_/health).
+    Function {
+        /// The function: a language id, `pythontimeout`, `cc` or `run`.
+        name: String,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
     /// List the languages this machine can run.
     Languages {
         /// One JSON object per language.
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    bind: std::net::IpAddr,
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Runs at once [default: the number of CPUs].
+    #[arg(long)]
+    slots: Option<usize>,
+    /// Requests that may wait for a slot; more are refused with 429.
+    #[arg(long, default_value_t = 512)]
+    queue: usize,
+    /// Longest wait for a slot before 429.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    queue_timeout: f64,
+    /// On SIGTERM or SIGINT, how long in-flight runs may finish before they are killed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    drain: f64,
 }
 
 #[derive(Args)]
@@ -107,6 +137,8 @@ fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Commands::Languages { json } => languages(&cli.common, json),
         Commands::Run(args) => run(&cli.common, args),
+        Commands::Serve(args) => serve(&cli.common, &args, None),
+        Commands::Function { name, serve: args } => serve(&cli.common, &args, Some(&name)),
     }
 }
 
@@ -122,14 +154,7 @@ fn languages(common: &Common, json: bool) -> Result<u8> {
     let mut out = std::io::stdout().lock();
     for language in registry.languages() {
         if json {
-            let value = serde_json::json!({
-                "id": language.id,
-                "name": language.name,
-                "version": language.version,
-                "extensions": language.extensions,
-                "compiled": language.compile.is_some(),
-            });
-            writeln!(out, "{value}")?;
+            writeln!(out, "{}", serde_json::to_string(&language.info())?)?;
         } else {
             writeln!(
                 out,
@@ -227,4 +252,45 @@ fn print_human(outcome: &RunOutcome) -> Result<()> {
         report.memory_kib
     )?;
     Ok(())
+}
+
+fn serve(common: &Common, args: &ServeArgs, function: Option<&str>) -> Result<u8> {
+    let toolchain = toolchain(common)?;
+    let defaults = server::ServerConfig::default();
+    let config = server::ServerConfig {
+        slots: args.slots.unwrap_or(defaults.slots).max(1),
+        queue: args.queue,
+        queue_timeout: std::time::Duration::from_secs_f64(args.queue_timeout),
+        ..defaults
+    };
+    let state = server::AppState::new(toolchain, config);
+    let router = match function {
+        Some(name) => server::function_app(state, name).map_err(|e| anyhow!("{e}"))?,
+        None => server::app(state),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let address = std::net::SocketAddr::new(args.bind, args.port);
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("listen on {address}"))?;
+        tracing::info!(%address, function = function.unwrap_or("all"), "judgelet listening");
+        eprintln!("judgelet: listening on http://{}", listener.local_addr()?);
+        let drain = std::time::Duration::from_secs_f64(args.drain);
+        server::serve(listener, router, shutdown_signal(), drain).await?;
+        anyhow::Ok(())
+    })?;
+    Ok(0)
+}
+
+/// SIGTERM (what Kubernetes and OpenFaaS send) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("install a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }

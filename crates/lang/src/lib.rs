@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 pub use cache::{CompileCache, CompileReport, Entry};
 pub use outcome::{RunOutcome, RunResponse, RunStatus};
-pub use registry::{Language, Registry, DEFAULT_LANGUAGES_TOML};
+pub use registry::{Language, LanguageInfo, Registry, DEFAULT_LANGUAGES_TOML};
 use sandbox::{Clamp, Command, Limits, LimitsRequest, RunReport, Sandbox, SandboxBox};
 
 #[derive(Debug, thiserror::Error)]

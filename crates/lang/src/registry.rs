@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
@@ -45,6 +45,28 @@ pub struct Language {
     pub readonly: Vec<PathBuf>,
     /// First line of the version command's output.
     pub version: String,
+}
+
+/// What clients see of a language (`GET /languages`, `judgelet languages --json`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LanguageInfo {
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    pub extensions: Vec<String>,
+    pub compiled: bool,
+}
+
+impl Language {
+    pub fn info(&self) -> LanguageInfo {
+        LanguageInfo {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            version: self.version.clone(),
+            extensions: self.extensions.clone(),
+            compiled: self.compile.is_some(),
+        }
+    }
 }
 
 /// Languages by id. Languages whose toolchain is missing are left out, with the reason.

@@ -298,6 +298,8 @@ unsafe fn init_main(plan: &ChildPlan) -> ! {
     // those runs' end-of-file and hang-up. Keep only ours.
     close_all_except(&plan.keep);
 
+    // The spawner ignores SIGCHLD to have its children reaped; init must see its own.
+    libc::signal(libc::SIGCHLD, libc::SIG_DFL);
     // SIGCHLD is read through a signalfd, so it must stay blocked.
     let mut sigchld = MaybeUninit::<libc::sigset_t>::uninit();
     libc::sigemptyset(sigchld.as_mut_ptr());
@@ -593,7 +595,7 @@ unsafe fn drop_capabilities() -> c_int {
 }
 
 /// Closes every descriptor but `keep` (sorted) with one close_range per gap.
-unsafe fn close_all_except(keep: &[RawFd]) {
+pub(crate) unsafe fn close_all_except(keep: &[RawFd]) {
     let mut first: u32 = 0;
     for &fd in keep {
         let fd = fd as u32;

@@ -35,6 +35,7 @@ mod report;
 mod run;
 mod seccomp;
 mod slots;
+mod spawner;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -139,11 +140,10 @@ pub struct Sandbox {
 
 struct Inner {
     instance_dir: PathBuf,
-    /// Empty host directory each run mounts its root tmpfs on, privately.
-    root_dir: PathBuf,
     boxes_dir: PathBuf,
     cgroups: cgroup::Cgroups,
-    filters: seccomp::Filters,
+    /// Forks every run's init (see `spawner`).
+    spawner: spawner::Spawner,
     plan: MountPlan,
     slots: slots::Slots,
     next_box: AtomicU64,
@@ -177,15 +177,23 @@ impl Sandbox {
             std::fs::create_dir(dir)
                 .map_err(|e| Error::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
         }
+        let plan = MountPlan::standard(&config.readonly);
+        let cgroups = cgroup::Cgroups::create(&instance, config.cgroup_root.as_deref())?;
+        let spawner = spawner::Spawner::start(spawner::SpawnContext {
+            plan: plan.clone(),
+            // An empty directory each run mounts its root tmpfs on, privately.
+            root: root_dir,
+            filters: seccomp::Filters::compile()?.programs,
+        })
+        .map_err(|e| Error::Unavailable(format!("cannot start the sandbox spawner: {e}")))?;
         let inner = Inner {
-            cgroups: cgroup::Cgroups::create(&instance, config.cgroup_root.as_deref())?,
-            filters: seccomp::Filters::compile()?,
-            plan: MountPlan::standard(&config.readonly),
+            cgroups,
+            spawner,
+            plan,
             slots: slots::Slots::new(config.uid_base, config.uid_count),
             next_box: AtomicU64::new(0),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
             instance_dir,
-            root_dir,
             boxes_dir,
         };
         let sandbox = Sandbox {
@@ -294,9 +302,5 @@ pub(crate) fn stale_instances(base: &Path) -> Vec<PathBuf> {
 impl Inner {
     fn box_path(&self, id: u64) -> PathBuf {
         self.boxes_dir.join(id.to_string())
-    }
-
-    fn root_dir(&self) -> &Path {
-        &self.root_dir
     }
 }

@@ -60,6 +60,25 @@ pub(crate) fn reap(pidfd: &OwnedFd) -> io::Result<()> {
     }
 }
 
+/// Blocks until the process has exited (for a thread that may block).
+pub(crate) fn wait_exit(pidfd: &OwnedFd) -> io::Result<()> {
+    let mut poll = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: poll on one descriptor we own.
+        match unsafe { libc::poll(&mut poll, 1, -1) } {
+            1 => return Ok(()),
+            _ => match io::Error::last_os_error() {
+                e if e.kind() == io::ErrorKind::Interrupted => continue,
+                e => return Err(e),
+            },
+        }
+    }
+}
+
 /// Resolves when the process has exited. A pidfd polls readable once the process is gone;
 /// for a pid namespace's init that is after the kernel has killed and reaped the rest of
 /// the namespace, so the whole tree is gone.

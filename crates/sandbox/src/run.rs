@@ -1,11 +1,9 @@
 //! The supervisor of one run: start it, feed and drain it, hold it to its limits, measure
 //! it, and make sure nothing of it is left, also when the caller gives up on it.
 
-use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::Duration;
 
 use tokio::io::unix::AsyncFd;
@@ -14,12 +12,12 @@ use tokio::net::unix::pipe;
 use tokio::time::{sleep_until, Instant};
 
 use crate::cgroup::RunCgroup;
-use crate::child::{self, ChildFds, ChildPlan, Record};
+use crate::child::Record;
 use crate::error::{Error, Result, Stage};
 use crate::limits::Limits;
-use crate::mounts::{cpath, BOX_PATH, INNER_UID};
 use crate::process;
 use crate::report::{Captured, LimitKind, RunReport, Status};
+use crate::spawner::{SpawnFds, SpawnRequest};
 use crate::{Command, Inner, SandboxBox};
 
 pub(crate) async fn run(inner: &Inner, boxed: &SandboxBox, command: &Command) -> Result<RunReport> {
@@ -33,72 +31,40 @@ pub(crate) async fn run(inner: &Inner, boxed: &SandboxBox, command: &Command) ->
     let (stderr_read, stderr_write) = pipe_pair()?;
     let (status_read, status_write) = pipe_pair()?;
     let (control_read, control_write) = pipe_pair()?;
-    let (exec_error_read, exec_error_write) = pipe_pair()?;
     let stdin = stdin_memfd(&command.stdin)?;
     let cgroup_procs = cgroup
         .open_procs()
-        .map_err(Error::io("open the run's cgroup"))?
-        .into_iter()
-        .map(above_stdio)
-        .collect::<io::Result<Vec<_>>>()
         .map_err(Error::io("open the run's cgroup"))?;
     let namespaces = boxed.lease().namespaces.clone();
-
-    let plan = {
-        let mount_plan = match command.readonly.is_empty() {
-            true => inner.plan.clone(),
-            false => inner.plan.with_readonly(&command.readonly),
-        };
-        let ops = mount_plan
-            .lower(inner.root_dir(), boxed.path(), limits.memory_kib)
-            .map_err(Error::io("plan the box's mounts"))?;
-        let invalid = |what| {
-            move |e: io::Error| Error::Io {
-                context: what,
-                source: e,
-            }
-        };
-        let argv = std::iter::once(command.program.as_os_str().as_bytes().to_vec())
-            .chain(command.args.iter().map(|a| a.as_bytes().to_vec()))
-            .map(c_string)
-            .collect::<io::Result<Vec<_>>>()
-            .map_err(invalid("an argument contains a NUL byte"))?;
-        let envp = command
-            .env
-            .iter()
-            .map(|(k, v)| c_string(format!("{k}={v}").into_bytes()))
-            .collect::<io::Result<Vec<_>>>()
-            .map_err(invalid("an environment variable contains a NUL byte"))?;
-        ChildPlan::new(
-            ChildFds {
-                stdin: stdin.as_raw_fd(),
-                stdout: stdout_write.as_raw_fd(),
-                stderr: stderr_write.as_raw_fd(),
-                status: status_write.as_raw_fd(),
-                control: control_read.as_raw_fd(),
-                cgroup_procs: cgroup_procs.iter().map(|fd| fd.as_raw_fd()).collect(),
-                userns: namespaces.user.as_raw_fd(),
-                netns: namespaces.net.as_raw_fd(),
-                exec_error_read: exec_error_read.as_raw_fd(),
-                exec_error_write: exec_error_write.as_raw_fd(),
-            },
-            ops,
-            cpath(inner.root_dir()).map_err(Error::io("name the box root"))?,
-            (INNER_UID, INNER_UID),
-            rlimits(&limits),
-            inner.filters.programs.clone(),
-            c_string(BOX_PATH.as_bytes().to_vec()).map_err(Error::io("name the box"))?,
-            argv[0].clone(),
-            argv,
-            envp,
-        )
+    let request = SpawnRequest {
+        box_dir: boxed.path().to_owned(),
+        memory_kib: limits.memory_kib,
+        readonly: command.readonly.clone(),
+        rlimits: rlimits(&limits),
+        program: command.program.clone(),
+        args: command.args.clone(),
+        env: command.env.clone(),
+    };
+    let fds = SpawnFds {
+        stdin: &stdin,
+        stdout: &stdout_write,
+        stderr: &stderr_write,
+        status: &status_write,
+        control: &control_read,
+        userns: &namespaces.user,
+        netns: &namespaces.net,
+        cgroup_procs: &cgroup_procs,
     };
 
     let start = Instant::now();
-    let pidfd = child::spawn(&plan).map_err(|source| Error::Setup {
-        stage: Stage::Namespaces,
-        source,
-    })?;
+    let pidfd = inner
+        .spawner
+        .spawn(&request, fds)
+        .await
+        .map_err(|source| Error::Setup {
+            stage: Stage::Namespaces,
+            source,
+        })?;
     // The child has its copies; ours would keep the pipes open past the program's end.
     drop((
         stdin,
@@ -106,8 +72,8 @@ pub(crate) async fn run(inner: &Inner, boxed: &SandboxBox, command: &Command) ->
         stderr_write,
         status_write,
         control_read,
+        cgroup_procs,
     ));
-    drop((exec_error_read, exec_error_write, cgroup_procs, plan));
 
     let mut running = Running {
         // SAFETY: an OwnedFd keeps its descriptor open and unchanged until it is dropped.
@@ -125,10 +91,7 @@ pub(crate) async fn run(inner: &Inner, boxed: &SandboxBox, command: &Command) ->
         .await?;
     let wall = start.elapsed();
 
-    let pidfd = running.pidfd.take().map(AsyncFd::into_inner);
-    if let Some(pidfd) = &pidfd {
-        process::reap(pidfd).map_err(Error::io("reap the box's init"))?;
-    }
+    running.pidfd = None;
     let cgroup = running
         .cgroup
         .take()
@@ -225,7 +188,7 @@ impl Drop for Running {
         // Killed init dies within milliseconds, but waiting for it must not block a runtime
         // thread; the cgroup can only be removed once it is empty.
         let finish = move || {
-            let _ = process::reap(&pidfd);
+            let _ = process::wait_exit(&pidfd);
             drop(cgroup);
         };
         match tokio::runtime::Handle::try_current() {
@@ -389,27 +352,10 @@ impl Capture {
     }
 }
 
-/// A pipe whose both ends are close-on-exec and above the standard descriptors.
+/// A pipe, both ends close-on-exec.
 fn pipe_pair() -> Result<(OwnedFd, OwnedFd)> {
     let (read, write) = io::pipe().map_err(Error::io("create a pipe"))?;
-    Ok((
-        above_stdio(read.into()).map_err(Error::io("create a pipe"))?,
-        above_stdio(write.into()).map_err(Error::io("create a pipe"))?,
-    ))
-}
-
-/// The child moves descriptors onto 0, 1 and 2; one already there (a daemon with its
-/// standard streams closed) would be overwritten. Moves `fd` to 3 or above.
-fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
-    if fd.as_raw_fd() > 2 {
-        return Ok(fd);
-    }
-    // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor that we own; `fd` closes on drop.
-    let new = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
-    if new < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+    Ok((read.into(), write.into()))
 }
 
 /// Stdin as an in-memory file: nothing to write concurrently with the run, so a program
@@ -423,11 +369,7 @@ fn stdin_memfd(bytes: &[u8]) -> Result<OwnedFd> {
     let mut file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
     file.write_all(bytes).map_err(Error::io("write stdin"))?;
     file.rewind().map_err(Error::io("write stdin"))?;
-    above_stdio(file.into()).map_err(Error::io("create stdin"))
-}
-
-fn c_string(bytes: Vec<u8>) -> io::Result<CString> {
-    CString::new(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+    Ok(file.into())
 }
 
 #[cfg(test)]

@@ -1,0 +1,105 @@
+//! The one error type of the HTTP API. A program that fails is not a request that fails:
+//! compile errors and crashes are `200` with the status in the body. These are the requests
+//! judgelet cannot serve, each with its status code.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 404: no function of that name; the body lists the known ones.
+    #[error("unknown function {name:?}; known: {}", known.join(", "))]
+    UnknownFunction { name: String, known: Vec<String> },
+    /// 404: no language of that name here; the body lists the known ones.
+    #[error("unknown language {language:?}; known: {}", known.join(", "))]
+    UnknownLanguage {
+        language: String,
+        known: Vec<String>,
+    },
+    /// 404: no such path.
+    #[error("{0}")]
+    NotFound(String),
+    /// 400: the body is not what the function takes (malformed JSON, invalid UTF-8, ...).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 413: the body or the source is larger than the server accepts.
+    #[error("{what} is larger than {limit} bytes")]
+    TooLarge { what: &'static str, limit: usize },
+    /// 415: a content type the function does not take.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 405: the method does not apply to the path.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 429: every slot is busy and the wait queue is full (or the wait was too long).
+    #[error("server overloaded: {0}; retry later")]
+    Overloaded(&'static str),
+    /// 500: judgelet's own fault. The detail is logged, not sent.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::UnknownFunction { .. }
+            | ApiError::UnknownLanguage { .. }
+            | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Overloaded(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::UnknownFunction { .. } => "unknown_function",
+            ApiError::UnknownLanguage { .. } => "unknown_language",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::TooLarge { .. } => "too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Overloaded(_) => "overloaded",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+}
+
+impl From<lang::Error> for ApiError {
+    fn from(error: lang::Error) -> ApiError {
+        match error {
+            lang::Error::UnknownLanguage { language, known } => {
+                ApiError::UnknownLanguage { language, known }
+            }
+            lang::Error::Sandbox(sandbox::Error::Full) => ApiError::Overloaded("no free box"),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut body = json!({ "code": self.code(), "message": self.to_string() });
+        match &self {
+            ApiError::UnknownFunction { known, .. } | ApiError::UnknownLanguage { known, .. } => {
+                body["known"] = json!(known);
+            }
+            ApiError::Internal(detail) => tracing::error!(%detail, "internal error"),
+            _ => {}
+        }
+        let mut response = (status, Json(json!({ "error": body }))).into_response();
+        if let ApiError::Overloaded(_) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}

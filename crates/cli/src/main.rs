@@ -39,6 +39,12 @@ struct Common {
     /// Compile cache directory [default: STATE_DIR/cache].
     #[arg(long, global = true, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
+    /// First host uid programs run as; one uid per live box.
+    #[arg(long, global = true, default_value_t = 60_000)]
+    uid_base: u32,
+    /// How many uids from --uid-base judgelet may use.
+    #[arg(long, global = true, default_value_t = 1_000)]
+    uid_count: u32,
 }
 
 #[derive(Subcommand)]
@@ -172,6 +178,8 @@ fn languages(common: &Common, json: bool) -> Result<u8> {
 fn toolchain(common: &Common) -> Result<Toolchain> {
     let sandbox = Sandbox::new(SandboxConfig {
         state_dir: common.state_dir.clone(),
+        uid_base: common.uid_base,
+        uid_count: common.uid_count,
         ..SandboxConfig::default()
     })?;
     let config = ToolchainConfig {

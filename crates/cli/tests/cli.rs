@@ -163,3 +163,135 @@ fn languages_lists_what_this_machine_runs_with_versions() {
         assert!(ids.iter().any(|i| i == id), "{ids:?}");
     }
 }
+
+/// A `judgelet serve` on an ephemeral port, with its own uid range.
+struct Served {
+    child: std::process::Child,
+    address: String,
+    uids: std::ops::Range<u32>,
+}
+
+impl Served {
+    fn start(uid_base: u32, extra: &[&str]) -> Served {
+        use std::io::BufRead;
+        let base = uid_base.to_string();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_judgelet"))
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--uid-base",
+                &base,
+                "--uid-count",
+                "50",
+            ])
+            .args(extra)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut address = String::new();
+        for line in stderr.by_ref() {
+            let line = line.unwrap();
+            if let Some(rest) = line.strip_prefix("judgelet: listening on http://") {
+                address = rest.to_owned();
+                break;
+            }
+        }
+        assert!(!address.is_empty(), "the server did not start");
+        // Keep draining, and show what the server says after.
+        std::thread::spawn(move || {
+            for line in stderr.map_while(Result::ok) {
+                eprintln!("server: {line}");
+            }
+        });
+        Served {
+            child,
+            address,
+            uids: uid_base..uid_base + 50,
+        }
+    }
+
+    /// Sends a text request on a raw connection; the thread returns the raw response.
+    fn post_python(&self, source: &str) -> std::thread::JoinHandle<String> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&self.address).unwrap();
+        let request = format!(
+            "POST /function/python HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{source}",
+            source.len()
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        std::thread::spawn(move || {
+            let mut response = String::new();
+            let _ = stream.read_to_string(&mut response);
+            response
+        })
+    }
+
+    fn terminate(&self) {
+        // SAFETY: sending a signal to our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+    }
+
+    fn running_programs(&self) -> usize {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join("status")).ok())
+            .filter_map(|status| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Uid:"))
+                    .and_then(|l| l.split_whitespace().next())
+                    .and_then(|u| u.parse::<u32>().ok())
+            })
+            .filter(|uid| self.uids.contains(uid))
+            .count()
+    }
+
+    fn wait_for_programs(&self) {
+        for _ in 0..500 {
+            if self.running_programs() > 0 {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("the program never started");
+    }
+}
+
+#[test]
+fn sigterm_lets_runs_in_flight_finish_then_exits_cleanly() {
+    let mut served = Served::start(64_700, &[]);
+    let response = served.post_python("import time\ntime.sleep(1)\nprint('finished')\n");
+    served.wait_for_programs();
+    served.terminate();
+    let response = response.join().unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("finished\n"), "{response}");
+    let status = served.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert_eq!(served.running_programs(), 0);
+}
+
+#[test]
+fn sigterm_kills_runs_still_going_at_the_drain_deadline() {
+    let mut served = Served::start(64_800, &["--drain", "0.5"]);
+    let start = std::time::Instant::now();
+    let response = served.post_python("import time\ntime.sleep(60)\n");
+    served.wait_for_programs();
+    served.terminate();
+    let status = served.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    let _ = response.join();
+    for _ in 0..100 {
+        if served.running_programs() == 0 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("programs outlived the server");
+}

@@ -190,7 +190,12 @@ impl Sandbox {
             cgroups,
             spawner,
             plan,
-            slots: slots::Slots::new(config.uid_base, config.uid_count),
+            slots: slots::Slots::new(
+                config.uid_base,
+                config.uid_count,
+                config.state_dir.join("uid-locks"),
+            )
+            .map_err(|e| Error::Unavailable(format!("cannot lock box uids: {e}")))?,
             next_box: AtomicU64::new(0),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
             instance_dir,

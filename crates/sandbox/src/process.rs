@@ -60,8 +60,8 @@ pub(crate) fn reap(pidfd: &OwnedFd) -> io::Result<()> {
     }
 }
 
-/// Blocks until the process has exited (for a thread that may block).
-pub(crate) fn wait_exit(pidfd: &OwnedFd) -> io::Result<()> {
+/// Blocks until the process has exited, for at most `timeout` (for a thread that may block).
+pub(crate) fn wait_exit(pidfd: &OwnedFd, timeout: std::time::Duration) -> io::Result<()> {
     let mut poll = libc::pollfd {
         fd: pidfd.as_raw_fd(),
         events: libc::POLLIN,
@@ -69,8 +69,9 @@ pub(crate) fn wait_exit(pidfd: &OwnedFd) -> io::Result<()> {
     };
     loop {
         // SAFETY: poll on one descriptor we own.
-        match unsafe { libc::poll(&mut poll, 1, -1) } {
+        match unsafe { libc::poll(&mut poll, 1, timeout.as_millis() as libc::c_int) } {
             1 => return Ok(()),
+            0 => return Err(io::Error::from(io::ErrorKind::TimedOut)),
             _ => match io::Error::last_os_error() {
                 e if e.kind() == io::ErrorKind::Interrupted => continue,
                 e => return Err(e),

@@ -183,18 +183,33 @@ impl Drop for Running {
         let Some(pidfd) = self.pidfd.take().map(AsyncFd::into_inner) else {
             return;
         };
-        let cgroup = self.cgroup.take();
         let _ = process::kill(&pidfd);
-        // Killed init dies within milliseconds, but waiting for it must not block a runtime
-        // thread; the cgroup can only be removed once it is empty.
-        let finish = move || {
-            let _ = process::wait_exit(&pidfd);
-            drop(cgroup);
+        let reaper = Reaper {
+            pidfd,
+            cgroup: self.cgroup.take(),
         };
+        // Waiting must not block a runtime thread. A runtime that is shutting down drops the
+        // task unrun, and with it the reaper, which then waits right there: shutdown is
+        // where blocking is fine.
         match tokio::runtime::Handle::try_current() {
-            Ok(handle) => drop(handle.spawn_blocking(finish)),
-            Err(_) => finish(),
+            Ok(handle) => drop(handle.spawn_blocking(move || drop(reaper))),
+            Err(_) => drop(reaper),
         }
+    }
+}
+
+/// Removes a killed run's cgroup once its tree is gone (a millisecond or two after the kill).
+struct Reaper {
+    pidfd: OwnedFd,
+    cgroup: Option<RunCgroup>,
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if let Err(e) = process::wait_exit(&self.pidfd, Duration::from_secs(5)) {
+            tracing::warn!(error = %e, "a killed run did not end");
+        }
+        drop(self.cgroup.take());
     }
 }
 

@@ -5,6 +5,10 @@
 //! which no other live box has. So even a program that escaped its mount namespace would own
 //! no other run's files, and per-user limits (`RLIMIT_NPROC`) are per run.
 //!
+//! A slot is exclusive across judgelet processes too: each uid has a lock file in the state
+//! directory, held (`flock`) while a box has the slot, so two judgelet processes on one host
+//! never run programs as the same uid at once.
+//!
 //! Both namespaces are made once per slot, on first use, and joined with `setns` by each run
 //! of the slot, one run at a time. Neither keeps anything a run could leave for the next:
 //! - the user namespace is an id mapping (keyrings, its only per-user state, are denied by
@@ -17,9 +21,10 @@
 //! teardown in a kernel worker: the largest single cost of a box before this (see
 //! bench/RESULTS.md). IPC namespaces, whose SysV objects outlive processes, stay fresh per run.
 
-use std::fs;
+use std::fs::{self, File};
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::child::{clone3, Forked};
@@ -30,6 +35,8 @@ pub(crate) struct Slots {
     base: u32,
     free: Mutex<Vec<u32>>,
     namespaces: Vec<OnceLock<Arc<SlotNamespaces>>>,
+    locks: Vec<OnceLock<File>>,
+    lock_dir: PathBuf,
 }
 
 pub(crate) struct SlotNamespaces {
@@ -45,18 +52,21 @@ pub(crate) struct Lease {
 }
 
 impl Slots {
-    pub(crate) fn new(base: u32, count: u32) -> Slots {
-        Slots {
+    pub(crate) fn new(base: u32, count: u32, lock_dir: PathBuf) -> io::Result<Slots> {
+        fs::create_dir_all(&lock_dir)?;
+        Ok(Slots {
             base,
             free: Mutex::new((0..count).rev().collect()),
             namespaces: (0..count).map(|_| OnceLock::new()).collect(),
-        }
+            locks: (0..count).map(|_| OnceLock::new()).collect(),
+            lock_dir,
+        })
     }
 
     /// A free slot, or `None` when every one is in use. The most recently released slot
     /// comes first, so a steady load reuses a few slots' namespaces.
     pub(crate) fn lease(&self) -> io::Result<Option<Lease>> {
-        let Some(slot) = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop() else {
+        let Some(slot) = self.take_unlocked()? else {
             return Ok(None);
         };
         let host_uid = self.base + slot;
@@ -83,10 +93,43 @@ impl Slots {
     }
 
     fn release(&self, slot: u32) {
+        if let Some(lock) = self.locks[slot as usize].get() {
+            // SAFETY: flock on a descriptor we own.
+            unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_UN) };
+        }
         self.free
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(slot);
+    }
+
+    /// A free slot whose uid no other judgelet process holds, locked for us.
+    fn take_unlocked(&self) -> io::Result<Option<u32>> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        let mut held_elsewhere = Vec::new();
+        let mut found = None;
+        while let Some(slot) = free.pop() {
+            let lock = match self.locks[slot as usize].get() {
+                Some(lock) => lock,
+                None => {
+                    let path = self.lock_dir.join(format!("{}.lock", self.base + slot));
+                    let file = File::options()
+                        .create(true)
+                        .truncate(false)
+                        .write(true)
+                        .open(path)?;
+                    self.locks[slot as usize].get_or_init(|| file)
+                }
+            };
+            // SAFETY: flock on a descriptor we own.
+            if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                found = Some(slot);
+                break;
+            }
+            held_elsewhere.push(slot);
+        }
+        free.extend(held_elsewhere.into_iter().rev());
+        Ok(found)
     }
 }
 

@@ -610,3 +610,22 @@ async fn a_reused_slot_keeps_nothing_of_the_previous_run() {
     .await;
     assert_eq!(stdout(&second), "fresh\nFalse ['main.py']\n", "{second:?}");
 }
+
+#[test]
+fn two_sandboxes_on_one_uid_range_never_share_a_uid() {
+    let config = SandboxConfig {
+        uid_base: 64_500,
+        uid_count: 2,
+        ..SandboxConfig::default()
+    };
+    let first = Sandbox::new(config.clone()).unwrap();
+    let second = Sandbox::new(config).unwrap();
+    let a = first.new_box().unwrap();
+    let b = second.new_box().unwrap();
+    assert_ne!(a.host_uid(), b.host_uid());
+    assert!(matches!(first.new_box(), Err(sandbox::Error::Full)));
+    assert!(matches!(second.new_box(), Err(sandbox::Error::Full)));
+    let freed = a.host_uid();
+    drop(a);
+    assert_eq!(second.new_box().unwrap().host_uid(), freed);
+}

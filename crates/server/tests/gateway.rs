@@ -1,0 +1,443 @@
+//! The gateway over real HTTP on 127.0.0.1 (an ephemeral port), with the real sandbox.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use lang::{Toolchain, ToolchainConfig};
+use sandbox::{Sandbox, SandboxConfig};
+use serde_json::{json, Value};
+use server::{AppState, ServerConfig};
+
+struct Server {
+    address: SocketAddr,
+    http: reqwest::Client,
+    uids: std::ops::Range<u32>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+    _cache: tempfile::TempDir,
+}
+
+impl Server {
+    /// A server of its own with `slots` and `queue`, and its own uid range so that tests
+    /// can look for processes it left behind.
+    async fn start(slots: usize, queue: usize, uid_base: u32) -> Server {
+        let cache = tempfile::tempdir_in("/dev/shm").unwrap();
+        let sandbox = Sandbox::new(SandboxConfig {
+            uid_base,
+            uid_count: 300,
+            ..SandboxConfig::default()
+        })
+        .unwrap();
+        let toolchain = Toolchain::new(
+            sandbox,
+            ToolchainConfig {
+                cache_dir: cache.path().to_owned(),
+                ..ToolchainConfig::default()
+            },
+        )
+        .unwrap();
+        let config = ServerConfig {
+            slots,
+            queue,
+            ..ServerConfig::default()
+        };
+        let state = AppState::new(toolchain, config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server::serve(
+            listener,
+            server::app(state),
+            async {
+                let _ = stopped.await;
+            },
+            Duration::from_secs(5),
+        ));
+        Server {
+            address,
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap(),
+            uids: uid_base..uid_base + 300,
+            _stop: stop,
+            _cache: cache,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    async fn text(&self, function: &str, source: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.http
+            .post(self.url(&format!("/function/{function}")))
+            .header("content-type", "text/plain")
+            .body(source)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn json(&self, function: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(self.url(&format!("/function/{function}")))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    /// Processes running as one of this server's box uids.
+    fn leftovers(&self) -> Vec<u32> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+                continue;
+            };
+            let uid = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().next())
+                .and_then(|u| u.parse::<u32>().ok());
+            if let Some(uid) = uid.filter(|u| self.uids.contains(u)) {
+                found.push(uid);
+            }
+        }
+        found
+    }
+}
+
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn text_mode_returns_stdout_with_the_status_in_headers() {
+    let server = Server::start(2, 64, 62_000).await;
+    let response = server.text("python", "print('hello, world')").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-judgelet-status"), "ok");
+    assert!(header(&response, "x-call-id").len() > 8);
+    assert!(
+        header(&response, "x-duration-seconds")
+            .parse::<f64>()
+            .unwrap()
+            > 0.0
+    );
+    assert!(
+        header(&response, "x-judgelet-memory-kib")
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
+    assert_eq!(response.text().await.unwrap(), "hello, world\n");
+
+    let response = server
+        .text(
+            "c",
+            "#include <stdio.h>\nint main(void){puts(\"hello from c\");return 1;}",
+        )
+        .await;
+    assert_eq!(header(&response, "x-judgelet-status"), "run_time_error");
+    assert_eq!(header(&response, "x-judgelet-exit-code"), "1");
+    assert_eq!(
+        response.text().await.unwrap(),
+        "hello from c\nexit code 1\n"
+    );
+}
+
+#[tokio::test]
+async fn the_reports_curl_works_verbatim() {
+    let server = Server::start(2, 64, 62_300).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("input.py"), "print(sum(range(10)))\n").unwrap();
+    let url = server.url("/function/pythontimeout");
+    let output = tokio::process::Command::new("curl")
+        .args([
+            "-s",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: text/plain",
+            "--data-binary",
+            "@input.py",
+            &url,
+        ])
+        .current_dir(dir.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "45\n");
+    // The report's other name: cc for C.
+    let response = server
+        .text(
+            "cc",
+            "#include <stdio.h>\nint main(void){printf(\"%d\\n\", 6*7);}",
+        )
+        .await;
+    assert_eq!(response.text().await.unwrap(), "42\n");
+}
+
+#[tokio::test]
+async fn json_mode_returns_the_run_report() {
+    let server = Server::start(2, 64, 62_600).await;
+    let (status, report) = server
+        .json(
+            "cpp",
+            json!({"source": "#include <iostream>\nint main(){int a,b;std::cin>>a>>b;std::cout<<a*b<<'\\n';}", "stdin": "6 7\n"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(report["status"], "ok");
+    assert_eq!(report["stdout"], "42\n");
+    assert_eq!(report["language"], "cpp");
+    assert!(report["cpu_time_ms"].as_f64().unwrap() >= 0.0);
+
+    let (status, report) = server
+        .json("run", json!({"language": "python", "source": "import sys\nprint(sys.argv[1:])", "args": ["a", "b"]}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(report["stdout"], "['a', 'b']\n");
+
+    let (status, report) = server
+        .json("c", json!({"source": "int main(void){return nope;}"}))
+        .await;
+    assert_eq!(status, 200, "a compile error is not a request error");
+    assert_eq!(report["status"], "compile_error");
+    assert!(report["compile_output"].as_str().unwrap().contains("nope"));
+}
+
+#[tokio::test]
+async fn every_system_route_answers() {
+    let server = Server::start(2, 64, 62_900).await;
+    server.text("python", "print(1)").await;
+    let get = |path: &'static str| {
+        let http = server.http.clone();
+        let url = server.url(path);
+        async move { http.get(url).send().await.unwrap() }
+    };
+    let health: Value = get("/healthz").await.json().await.unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["isolation"], "namespaces");
+    let languages: Vec<Value> = get("/languages").await.json().await.unwrap();
+    let python = languages.iter().find(|l| l["id"] == "python").unwrap();
+    assert!(python["version"].as_str().unwrap().starts_with("Python 3"));
+    let functions: Vec<Value> = get("/system/functions").await.json().await.unwrap();
+    let names: Vec<&str> = functions
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    for name in ["c", "cc", "cpp", "python", "pythontimeout", "run"] {
+        assert!(names.contains(&name), "{names:?}");
+    }
+    let python = functions.iter().find(|f| f["name"] == "python").unwrap();
+    assert_eq!(python["invocationCount"], 1);
+    let metrics = get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics
+            .contains("gateway_function_invocation_total{function_name=\"python\",code=\"200\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("judgelet_run_outcome_total{function_name=\"python\",status=\"ok\"} 1")
+    );
+    assert!(metrics.contains("gateway_functions_seconds_bucket"));
+    assert!(metrics.contains("judgelet_queue_depth"));
+}
+
+#[tokio::test]
+async fn bad_requests_get_4xx_that_name_the_problem() {
+    let server = Server::start(2, 64, 63_200).await;
+    // Invalid UTF-8 source.
+    let response = server.text("python", vec![b'p', 0xff, 0xfe]).await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("UTF-8"));
+    // A body over the 1 MiB source cap.
+    let response = server.text("python", vec![b'#'; (1 << 20) + 1]).await;
+    assert_eq!(response.status(), 413);
+    // Malformed JSON, with where.
+    let response = server
+        .http
+        .post(server.url("/function/python"))
+        .header("content-type", "application/json")
+        .body("{\"source\": \"print(1)\",\n \"stdin\": }")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 2"),
+        "{body}"
+    );
+    // Unknown function and unknown language list the known ones.
+    let response = server.text("fortran", "program").await;
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"]["known"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("python")));
+    let (status, body) = server
+        .json("run", json!({"language": "cobol", "source": "x"}))
+        .await;
+    assert_eq!(status, 404);
+    assert!(body["error"]["known"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("c")));
+    // Wrong method, unknown path, run without JSON.
+    let response = server
+        .http
+        .get(server.url("/function/python"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    let response = server
+        .http
+        .get(server.url("/nowhere"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(server.text("run", "print(1)").await.status(), 415);
+    let (status, _) = server.json("run", json!({"source": "print(1)"})).await;
+    assert_eq!(status, 400);
+    let (status, _) = server
+        .json("python", json!({"source": "print(1)", "extra": 1}))
+        .await;
+    assert_eq!(status, 400);
+    // Limits above the maxima are clamped, and said.
+    let (status, report) = server
+        .json(
+            "python",
+            json!({"source": "print(1)", "limits": {"memory_kib": 1u64 << 40}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(report["clamped"][0]["limit"], "memory_kib");
+    assert_eq!(
+        report["limits"]["memory_kib"],
+        sandbox::Limits::MAXIMA.memory_kib
+    );
+}
+
+#[tokio::test]
+async fn overload_beyond_slots_and_queue_gets_429_and_every_admitted_request_completes() {
+    let server = Server::start(1, 2, 63_500).await;
+    let requests: Vec<_> = (0..12)
+        .map(|i| {
+            let http = server.http.clone();
+            let url = server.url("/function/python");
+            tokio::spawn(async move {
+                let response = http
+                    .post(url)
+                    .header("content-type", "text/plain")
+                    .body(format!("import time\ntime.sleep(0.3)\nprint({i})"))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status().as_u16();
+                let retry = header(&response, "retry-after");
+                (i, status, retry, response.text().await.unwrap())
+            })
+        })
+        .collect();
+    let (mut ok, mut refused) = (0, 0);
+    for request in requests {
+        let (i, status, retry, body) = request.await.unwrap();
+        match status {
+            200 => {
+                assert_eq!(body, format!("{i}\n"));
+                ok += 1;
+            }
+            429 => {
+                assert_eq!(retry, "1");
+                refused += 1;
+            }
+            other => panic!("unexpected status {other}: {body}"),
+        }
+    }
+    assert!(ok >= 3, "{ok} completed");
+    assert!(refused >= 1, "nothing refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_concurrent_distinct_programs_each_get_their_own_output() {
+    let server = Server::start(2, 512, 63_800).await;
+    let requests: Vec<_> = (0..200)
+        .map(|i| {
+            let http = server.http.clone();
+            let (function, source) = match i % 2 {
+                0 => ("python", format!("print('python {i}')")),
+                _ => (
+                    "c",
+                    format!("#include <stdio.h>\nint main(void){{puts(\"c {i}\");return 0;}}"),
+                ),
+            };
+            let url = server.url(&format!("/function/{function}"));
+            tokio::spawn(async move {
+                let response = http
+                    .post(url)
+                    .header("content-type", "text/plain")
+                    .body(source)
+                    .send()
+                    .await
+                    .unwrap();
+                (
+                    i,
+                    function,
+                    response.status().as_u16(),
+                    response.text().await.unwrap(),
+                )
+            })
+        })
+        .collect();
+    for request in requests {
+        let (i, function, status, body) = request.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body, format!("{function} {i}\n"));
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_leaves_no_process_behind() {
+    use tokio::io::AsyncWriteExt;
+    let server = Server::start(2, 64, 64_100).await;
+    // A raw connection, so that hanging up really closes the socket (an HTTP client library
+    // may keep a connection whose response nobody awaits).
+    let mut client = tokio::net::TcpStream::connect(server.address)
+        .await
+        .unwrap();
+    let source = "import time\nwhile True: time.sleep(0.05)\n";
+    let request = format!(
+        "POST /function/python HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{source}",
+        source.len()
+    );
+    client.write_all(request.as_bytes()).await.unwrap();
+    // Wait until the program is really running, then hang up.
+    while server.leftovers().is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(client);
+    for _ in 0..100 {
+        if server.leftovers().is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("left behind: processes of uids {:?}", server.leftovers());
+}

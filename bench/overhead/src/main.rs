@@ -5,6 +5,9 @@
 //! program through judgelet, first one run at a time, then with two parallel workers.
 //! Latency is client-observed: for judgelet it includes making and removing the box.
 //! Prints a Markdown table; `bench/run.sh` puts it into `bench/RESULTS.md`.
+//!
+//! `judgelet-bench-overhead distinct-c URL REQUESTS CONCURRENCY` is the load client for what
+//! ApacheBench cannot do: every request a different C program, so every one compiles.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -121,12 +124,87 @@ fn row(case: &str, bare: &Figures, judged: &Figures) -> String {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
-    let runs: usize = std::env::args()
-        .nth(1)
-        .map(|n| n.parse())
-        .transpose()
-        .context("usage: judgelet-bench-overhead [RUNS]")?
-        .unwrap_or(200);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("distinct-c") => {
+            let [_, url, requests, concurrency] = &args[..] else {
+                anyhow::bail!("usage: judgelet-bench-overhead distinct-c URL REQUESTS CONCURRENCY");
+            };
+            distinct_c(url, requests.parse()?, concurrency.parse()?).await
+        }
+        runs => {
+            overhead(
+                runs.map(str::parse)
+                    .transpose()
+                    .context("usage: judgelet-bench-overhead [RUNS]")?
+                    .unwrap_or(200),
+            )
+            .await
+        }
+    }
+}
+
+/// Sends `requests` distinct C programs, `concurrency` at a time; prints ab-like figures.
+async fn distinct_c(url: &str, requests: usize, concurrency: usize) -> Result<()> {
+    let client = reqwest::Client::new();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (client, next, url) = (client.clone(), next.clone(), url.to_owned());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut failed = 0usize;
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= requests {
+                        return (latencies, failed);
+                    }
+                    let source = format!("{C_HELLO}/* request {i} {} */\n", std::process::id());
+                    let sent = Instant::now();
+                    let response = client
+                        .post(&url)
+                        .header("content-type", "text/plain")
+                        .body(source)
+                        .send()
+                        .await;
+                    let ok = match response {
+                        Ok(r) if r.status() == 200 => {
+                            r.bytes().await.is_ok_and(|b| &b[..] == b"hello, world\n")
+                        }
+                        _ => false,
+                    };
+                    latencies.push(sent.elapsed().as_secs_f64() * 1e3);
+                    failed += usize::from(!ok);
+                }
+            })
+        })
+        .collect();
+    let (mut latencies, mut failed) = (Vec::new(), 0);
+    for worker in workers {
+        let (l, f) = worker.await?;
+        latencies.extend(l);
+        failed += f;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+    println!("Complete requests:      {}", latencies.len());
+    println!("Failed requests:        {failed}");
+    println!(
+        "Requests per second:    {:.2} [#/sec] (mean)",
+        latencies.len() as f64 / elapsed
+    );
+    println!(
+        "Time per request:       {:.3} [ms] (mean)",
+        latencies.iter().sum::<f64>() / latencies.len() as f64
+    );
+    println!("  50%  {:.0}", pct(0.5));
+    println!("  99%  {:.0}", pct(0.99));
+    Ok(())
+}
+
+async fn overhead(runs: usize) -> Result<()> {
     let work = tempfile::tempdir()?;
     std::fs::write(work.path().join("main.py"), PY_HELLO)?;
     let c_exe = compile_c(work.path())?;

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The report's evaluation, done properly: ApacheBench against `judgelet serve` on 127.0.0.1,
+# beside the floor (bare spawns of the same programs, 2 workers) measured in the same run,
+# with the server's CPU and memory sampled throughout. Writes bench/RESULTS.md and SVG plots.
+# Takes a few minutes; needs root (the sandbox) and ab (scripts/setup.sh installs it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=bench/out
+rm -rf "$out" && mkdir -p "$out"
+python=/usr/bin/python3
+port=${PORT:-18080}
+url=http://127.0.0.1:$port
+
+cargo build --release -q -p judgelet -p judgelet-bench-overhead
+bin=target/release
+
+echo "bench: sandbox overhead and floors"
+$bin/judgelet-bench-overhead 300 > "$out/overhead.md"
+
+state=$(mktemp -d /dev/shm/judgelet-bench.XXXXXX)
+$bin/judgelet serve --bind 127.0.0.1 --port "$port" --state-dir "$state" ${SERVE_ARGS:-} 2> "$out/server.log" &
+server=$!
+cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$state"; }
+trap cleanup EXIT
+for _ in $(seq 100); do curl -sf "$url/healthz" >/dev/null && break; sleep 0.1; done
+sleep 1
+awk '/VmRSS/{print $2}' "/proc/$server/status" > "$out/idle_rss_kib"
+
+$python bench/sample.py "$server" "$out/samples.csv" &
+sampler=$!
+
+mark() { echo "$(date +%s.%N) $1" >> "$out/marks"; }
+ab_run() { # name requests concurrency function program
+  echo "bench: $1"
+  mark "$1"
+  ab -q -n "$2" -c "$3" -p "bench/programs/$5" -T text/plain "$url/function/$4" > "$out/$1.txt" 2>&1
+}
+
+ab_run python_n100_c20 100 20 pythontimeout hello.py
+ab_run python_n1000_c200 1000 200 pythontimeout hello.py
+echo "bench: c_cold_n100_c20"; mark c_cold_n100_c20
+$bin/judgelet-bench-overhead distinct-c "$url/function/cc" 100 20 > "$out/c_cold_n100_c20.txt"
+curl -sf -X POST -H 'Content-Type: text/plain' --data-binary @bench/programs/hello.c "$url/function/cc" >/dev/null
+ab_run c_warm_n100_c20 100 20 cc hello.c
+ab_run c_warm_n2000_c20 2000 20 cc hello.c
+mark end
+sleep 0.5
+kill "$sampler"
+curl -sf "$url/metrics" > "$out/metrics.txt"
+
+$python bench/report.py "$out" bench
+echo "bench: wrote bench/RESULTS.md"

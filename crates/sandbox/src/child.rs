@@ -611,17 +611,6 @@ unsafe fn apply(op: &Op) -> c_int {
     let ptr = |s: &Option<CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
     match op {
         Op::Mkdir { path } => libc::mkdir(path.as_ptr(), 0o755),
-        Op::Touch { path } => {
-            let fd = libc::open(
-                path.as_ptr(),
-                libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
-                0o644,
-            );
-            if fd < 0 {
-                return -1;
-            }
-            libc::close(fd)
-        }
         Op::Symlink { target, path } => libc::symlink(target.as_ptr(), path.as_ptr()),
         Op::Write { path, contents } => {
             let fd = libc::open(

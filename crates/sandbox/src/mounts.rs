@@ -247,9 +247,6 @@ pub(crate) enum Op {
     Mkdir {
         path: CString,
     },
-    Touch {
-        path: CString,
-    },
     Symlink {
         target: CString,
         path: CString,
@@ -288,10 +285,12 @@ fn mkdir_parents(
 
 fn mount_point(target: &Path, dir: bool) -> io::Result<Op> {
     let path = cpath(target)?;
-    Ok(if dir {
-        Op::Mkdir { path }
-    } else {
-        Op::Touch { path }
+    Ok(match dir {
+        true => Op::Mkdir { path },
+        false => Op::Write {
+            path,
+            contents: Vec::new(),
+        },
     })
 }
 

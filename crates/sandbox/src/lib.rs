@@ -37,6 +37,7 @@ mod seccomp;
 mod slots;
 mod spawner;
 
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -130,6 +131,12 @@ impl Command {
         self.stdin = bytes;
         self
     }
+}
+
+/// A program's stdin and stdout, when they are the caller's pipes rather than judgelet's.
+pub struct Pipes {
+    pub stdin: OwnedFd,
+    pub stdout: OwnedFd,
 }
 
 /// Runs programs in boxes. Cheap to clone; every clone shares one set of cgroups and uids.
@@ -226,7 +233,19 @@ impl Sandbox {
     /// Runs `command` in `boxed` and reports how it went. Dropping the future kills the
     /// run: nothing it started outlives it.
     pub async fn run(&self, boxed: &SandboxBox, command: &Command) -> Result<RunReport> {
-        run::run(&self.inner, boxed, command).await
+        run::run(&self.inner, boxed, command, None).await
+    }
+
+    /// Like [`Sandbox::run`], with the program's stdin and stdout on the caller's pipes
+    /// (`command.stdin` is not used, and the report has no stdout). For interactive problems:
+    /// two runs whose pipes cross. The descriptors are closed once the program has them.
+    pub async fn run_piped(
+        &self,
+        boxed: &SandboxBox,
+        command: &Command,
+        pipes: Pipes,
+    ) -> Result<RunReport> {
+        run::run(&self.inner, boxed, command, Some(pipes)).await
     }
 
     fn self_test(&self) -> Result<()> {

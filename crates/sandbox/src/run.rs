@@ -18,20 +18,32 @@ use crate::limits::Limits;
 use crate::process;
 use crate::report::{Captured, LimitKind, RunReport, Status};
 use crate::spawner::{SpawnFds, SpawnRequest};
-use crate::{Command, Inner, SandboxBox};
+use crate::{Command, Inner, Pipes, SandboxBox};
 
-pub(crate) async fn run(inner: &Inner, boxed: &SandboxBox, command: &Command) -> Result<RunReport> {
+pub(crate) async fn run(
+    inner: &Inner,
+    boxed: &SandboxBox,
+    command: &Command,
+    pipes: Option<Pipes>,
+) -> Result<RunReport> {
     let limits = command.limits;
     let cgroup = inner
         .cgroups
         .new_run(&limits)
         .map_err(Error::io("create the run's cgroup"))?;
 
-    let (stdout_read, stdout_write) = pipe_pair()?;
+    // The caller's pipes are moved in and closed here once the child has them, so that the
+    // other end sees end-of-file when the program ends.
+    let (stdin, stdout_read, stdout_write) = match pipes {
+        Some(Pipes { stdin, stdout }) => (stdin, None, stdout),
+        None => {
+            let (read, write) = pipe_pair()?;
+            (stdin_memfd(&command.stdin)?, Some(read), write)
+        }
+    };
     let (stderr_read, stderr_write) = pipe_pair()?;
     let (status_read, status_write) = pipe_pair()?;
     let (control_read, control_write) = pipe_pair()?;
-    let stdin = stdin_memfd(&command.stdin)?;
     let cgroup_procs = cgroup
         .open_procs()
         .map_err(Error::io("open the run's cgroup"))?;
@@ -326,17 +338,23 @@ enum Fill {
 
 /// Reads one output stream: keeps the first `cap` bytes, counts the rest.
 struct Capture {
-    pipe: pipe::Receiver,
+    /// `None` when stdout goes to a pipe of the caller's: nothing to read here.
+    pipe: Option<pipe::Receiver>,
     cap: u64,
     captured: Captured,
     buffer: Box<[u8]>,
 }
 
 impl Capture {
-    fn new(read_end: OwnedFd, cap: u64) -> Result<Capture> {
+    fn new(read_end: impl Into<Option<OwnedFd>>, cap: u64) -> Result<Capture> {
+        let pipe = match read_end.into() {
+            Some(fd) => {
+                Some(pipe::Receiver::from_owned_fd(fd).map_err(Error::io("watch an output pipe"))?)
+            }
+            None => None,
+        };
         Ok(Capture {
-            pipe: pipe::Receiver::from_owned_fd(read_end)
-                .map_err(Error::io("watch an output pipe"))?,
+            pipe,
             cap,
             captured: Captured::default(),
             buffer: vec![0; 64 * 1024].into_boxed_slice(),
@@ -344,7 +362,10 @@ impl Capture {
     }
 
     async fn fill(&mut self) -> io::Result<Fill> {
-        let n = self.pipe.read(&mut self.buffer).await?;
+        let Some(pipe) = &mut self.pipe else {
+            return Ok(Fill::Eof);
+        };
+        let n = pipe.read(&mut self.buffer).await?;
         if n == 0 {
             return Ok(Fill::Eof);
         }

@@ -629,3 +629,47 @@ fn two_sandboxes_on_one_uid_range_never_share_a_uid() {
     drop(a);
     assert_eq!(second.new_box().unwrap().host_uid(), freed);
 }
+
+#[tokio::test]
+async fn two_runs_with_crossed_pipes_talk_and_see_end_of_file() {
+    let (b_reads, a_writes) = std::io::pipe().unwrap();
+    let (a_reads, b_writes) = std::io::pipe().unwrap();
+    let a = sandbox().new_box().unwrap();
+    a.write_file(
+        "main.py",
+        b"import sys\nprint('ping', flush=True)\nsys.stderr.write('a got ' + input())",
+    )
+    .unwrap();
+    let b = sandbox().new_box().unwrap();
+    b.write_file(
+        "main.py",
+        b"import sys\nprint(input().replace('ping', 'pong'), flush=True)\nsys.stderr.write(repr(sys.stdin.read()))",
+    )
+    .unwrap();
+    let mut command = Command::new(PYTHON, limits());
+    command.args(["main.py"]);
+    let (ra, rb) = tokio::join!(
+        sandbox().run_piped(
+            &a,
+            &command,
+            sandbox::Pipes {
+                stdin: a_reads.into(),
+                stdout: a_writes.into(),
+            }
+        ),
+        sandbox().run_piped(
+            &b,
+            &command,
+            sandbox::Pipes {
+                stdin: b_reads.into(),
+                stdout: b_writes.into(),
+            }
+        ),
+    );
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(ra.status, Status::Ok, "{ra:?}");
+    assert_eq!(String::from_utf8_lossy(&ra.stderr.bytes), "a got pong");
+    // A ended, so B reads end-of-file rather than hanging.
+    assert_eq!(String::from_utf8_lossy(&rb.stderr.bytes), "''");
+    assert_eq!(rb.status, Status::Ok, "{rb:?}");
+}

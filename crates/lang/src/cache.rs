@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::registry::Language;
+use crate::submission::Submission;
 use crate::Error;
 
 /// What a compilation did. `output` is the compiler's diagnostics, as text.
@@ -39,6 +40,24 @@ pub struct CompileReport {
     /// Served from the cache rather than compiled for this request.
     #[serde(default)]
     pub cached: bool,
+}
+
+impl CompileReport {
+    /// A submission refused before any compiler ran (no source of the language, no entry
+    /// point), reported as a compile error the way a compiler's would be.
+    pub fn refused(message: String) -> CompileReport {
+        CompileReport {
+            success: false,
+            output: format!("judgelet: {message}\n"),
+            limit_exceeded: None,
+            exit_code: None,
+            signal: None,
+            cpu_time_ms: 0.0,
+            wall_time_ms: 0.0,
+            memory_kib: 0,
+            cached: false,
+        }
+    }
 }
 
 /// A cache entry: where its artifacts are, and how the compilation went.
@@ -79,14 +98,19 @@ impl CompileCache {
         Ok(cache)
     }
 
-    /// The key of `source` compiled by `language`'s toolchain and command.
-    pub fn key(language: &Language, source: &[u8]) -> String {
+    /// The key of `submission` compiled by `language`'s toolchain and command.
+    pub fn key(language: &Language, submission: &Submission) -> String {
         let mut hash = Sha256::new();
         let compile = language.compile.as_deref().unwrap_or_default();
+        let files = submission
+            .files
+            .iter()
+            .flat_map(|(name, bytes)| [name.as_bytes(), &bytes[..]]);
         let fields = [language.id.as_bytes(), language.version.as_bytes()]
             .into_iter()
             .chain(compile.iter().map(|a| a.as_bytes()))
-            .chain([language.source_file.as_bytes(), source]);
+            .chain(files)
+            .chain(submission.entry.as_deref().map(str::as_bytes));
         for field in fields {
             // Length-prefixed, so no two field lists hash alike.
             hash.update((field.len() as u64).to_le_bytes());

@@ -8,6 +8,7 @@
 mod cache;
 mod outcome;
 mod registry;
+mod submission;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ pub use cache::{CompileCache, CompileReport, Entry};
 pub use outcome::{RunOutcome, RunResponse, RunStatus};
 pub use registry::{Language, LanguageInfo, Registry, DEFAULT_LANGUAGES_TOML};
 use sandbox::{Clamp, Command, Limits, LimitsRequest, RunReport, Sandbox, SandboxBox};
+pub use submission::Submission;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -82,31 +84,27 @@ pub struct RunRequest {
     pub limits: LimitsRequest,
 }
 
-/// A submission ready to run: compiled (artifacts in the cache) or interpreted (source).
+/// A submission ready to run: compiled (artifacts in the cache) or interpreted (its files),
+/// with the command line that runs it.
 #[derive(Clone, Debug)]
-pub enum Program {
-    Compiled {
-        language: Arc<Language>,
-        entry: Entry,
-    },
-    Source {
-        language: Arc<Language>,
-        source: Arc<[u8]>,
-    },
+pub struct Program {
+    pub language: Arc<Language>,
+    files: ProgramFiles,
+    run: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+enum ProgramFiles {
+    Compiled(Entry),
+    Source(Arc<Submission>),
 }
 
 impl Program {
-    pub fn language(&self) -> &Arc<Language> {
-        match self {
-            Program::Compiled { language, .. } | Program::Source { language, .. } => language,
-        }
-    }
-
     /// How its compilation went, for a compiled language.
     pub fn compile_report(&self) -> Option<&CompileReport> {
-        match self {
-            Program::Compiled { entry, .. } => Some(&entry.report),
-            Program::Source { .. } => None,
+        match &self.files {
+            ProgramFiles::Compiled(entry) => Some(&entry.report),
+            ProgramFiles::Source(_) => None,
         }
     }
 }
@@ -143,11 +141,14 @@ impl Toolchain {
         &self.sandbox
     }
 
-    pub fn language(&self, id: &str) -> Result<&Arc<Language>, Error> {
-        self.registry.get(id).ok_or_else(|| Error::UnknownLanguage {
-            language: id.to_owned(),
-            known: self.registry.ids(),
-        })
+    /// A language by id or alias.
+    pub fn language(&self, name: &str) -> Result<&Arc<Language>, Error> {
+        self.registry
+            .get(name)
+            .ok_or_else(|| Error::UnknownLanguage {
+                language: name.to_owned(),
+                known: self.registry.ids(),
+            })
     }
 
     /// Concrete run limits for a request: defaults where it is silent, clamped to maxima.
@@ -155,37 +156,59 @@ impl Toolchain {
         request.resolve(&self.config.run_defaults, &self.config.run_maxima)
     }
 
-    /// Compiles `source` once (or finds it in the cache). Interpreted languages need nothing.
-    pub async fn prepare(&self, language: &str, source: &[u8]) -> Result<Prepared, Error> {
+    /// Compiles a submission once (or finds it in the cache). Interpreted languages need
+    /// nothing but an entry point.
+    pub async fn prepare(
+        &self,
+        language: &str,
+        submission: &Submission,
+    ) -> Result<Prepared, Error> {
         let language = self.language(language)?.clone();
         if language.compile.is_none() {
-            return Ok(Prepared::Ready(Program::Source {
-                language,
-                source: source.into(),
-            }));
+            return Ok(match submission.expand(&language, &language.run) {
+                Ok(run) => Prepared::Ready(Program {
+                    language,
+                    files: ProgramFiles::Source(Arc::new(submission.clone())),
+                    run,
+                }),
+                Err(message) => Prepared::CompileError(CompileReport::refused(message)),
+            });
         }
-        let key = CompileCache::key(&language, source);
+        let key = CompileCache::key(&language, submission);
         let entry = self
             .cache
-            .get_or_compile(&key, |staging| self.compile(&language, source, staging))
+            .get_or_compile(&key, |staging| self.compile(&language, submission, staging))
             .await?;
-        Ok(match entry.report.success {
-            true => Prepared::Ready(Program::Compiled { language, entry }),
-            false => Prepared::CompileError(entry.report),
+        if !entry.report.success {
+            return Ok(Prepared::CompileError(entry.report));
+        }
+        Ok(match submission.expand(&language, &language.run) {
+            Ok(run) => Prepared::Ready(Program {
+                language,
+                files: ProgramFiles::Compiled(entry),
+                run,
+            }),
+            Err(message) => Prepared::CompileError(CompileReport::refused(message)),
         })
     }
 
     async fn compile(
         &self,
         language: &Language,
-        source: &[u8],
+        submission: &Submission,
         staging: PathBuf,
     ) -> Result<CompileReport, Error> {
         let limits = self.config.compile_limits;
         let compile = language.compile.as_deref().unwrap_or_default();
+        let argv = match submission.expand(language, compile) {
+            Ok(argv) => argv,
+            Err(message) => return Ok(CompileReport::refused(message)),
+        };
         let boxed = self.sandbox.new_box()?;
-        boxed.write_file(&language.source_file, source)?;
-        let command = command(language, compile, &[], limits, Vec::new());
+        for (name, bytes) in &submission.files {
+            boxed.write_file(name, bytes)?;
+        }
+        let command = command(language, &argv, &[], limits, Vec::new());
         let report = self.sandbox.run(&boxed, &command).await?;
         let mut output = String::from_utf8_lossy(&report.stdout.bytes).into_owned();
         output.push_str(&String::from_utf8_lossy(&report.stderr.bytes));
@@ -230,25 +253,40 @@ impl Toolchain {
         args: &[String],
         limits: Limits,
     ) -> Result<RunReport, Error> {
-        let language = program.language();
-        let boxed: SandboxBox = self.sandbox.new_box()?;
-        match program {
-            Program::Compiled { entry, .. } => {
-                for artifact in &language.artifacts {
+        let boxed = self.new_box_for(program)?;
+        let command = command(&program.language, &program.run, args, limits, stdin);
+        Ok(self.sandbox.run(&boxed, &command).await?)
+    }
+
+    /// A fresh box holding what `program` needs to run; add files, then [`Toolchain::command`].
+    pub fn new_box_for(&self, program: &Program) -> Result<SandboxBox, Error> {
+        let boxed = self.sandbox.new_box()?;
+        match &program.files {
+            ProgramFiles::Compiled(entry) => {
+                for artifact in &program.language.artifacts {
                     boxed.add_readonly(&entry.dir.join(artifact), artifact)?;
                 }
             }
-            Program::Source { source, .. } => boxed.write_file(&language.source_file, source)?,
+            ProgramFiles::Source(submission) => {
+                for (name, bytes) in &submission.files {
+                    boxed.write_file(name, bytes)?;
+                }
+            }
         }
-        let command = command(language, &language.run, args, limits, stdin);
-        Ok(self.sandbox.run(&boxed, &command).await?)
+        Ok(boxed)
+    }
+
+    /// The command that runs `program` with `args` appended.
+    pub fn command(&self, program: &Program, args: &[String], limits: Limits) -> Command {
+        command(&program.language, &program.run, args, limits, Vec::new())
     }
 
     /// Prepares and runs one request.
     pub async fn run(&self, request: RunRequest) -> Result<RunOutcome, Error> {
         let (limits, clamped) = self.run_limits(&request.limits);
         let language = self.language(&request.language)?.clone();
-        let (compile, run) = match self.prepare(&language.id, &request.source).await? {
+        let submission = Submission::single(&language, request.source);
+        let (compile, run) = match self.prepare(&language.id, &submission).await? {
             Prepared::CompileError(report) => (Some(report), None),
             Prepared::Ready(program) => {
                 let report = self

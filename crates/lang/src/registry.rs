@@ -16,6 +16,8 @@ pub const DEFAULT_LANGUAGES_TOML: &str = include_str!("../../../languages.toml")
 #[serde(deny_unknown_fields)]
 struct LanguageSpec {
     name: String,
+    #[serde(default)]
+    aliases: Vec<String>,
     extensions: Vec<String>,
     source: String,
     compile: Option<Vec<String>>,
@@ -35,8 +37,10 @@ pub struct Language {
     /// The key of its table, used in requests and URLs (`c`, `cpp`, `python`).
     pub id: String,
     pub name: String,
+    /// Other names, such as Kattis's `python3`.
+    pub aliases: Vec<String>,
     pub extensions: Vec<String>,
-    /// File name of the submission in the box.
+    /// File name of a single-file submission in the box.
     pub source_file: String,
     pub compile: Option<Vec<String>>,
     pub artifacts: Vec<String>,
@@ -58,6 +62,13 @@ pub struct LanguageInfo {
 }
 
 impl Language {
+    /// Whether `path` has one of this language's extensions.
+    pub fn owns(&self, path: &Path) -> bool {
+        path.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| self.extensions.iter().any(|x| x == e))
+    }
+
     pub fn info(&self) -> LanguageInfo {
         LanguageInfo {
             id: self.id.clone(),
@@ -105,6 +116,7 @@ impl Registry {
                     let language = Language {
                         id: id.clone(),
                         name: spec.name,
+                        aliases: spec.aliases,
                         extensions: spec.extensions,
                         source_file: spec.source,
                         compile: spec.compile,
@@ -125,16 +137,18 @@ impl Registry {
         Ok(registry)
     }
 
-    pub fn get(&self, id: &str) -> Option<&Arc<Language>> {
-        self.languages.get(id)
+    /// A language by id or alias.
+    pub fn get(&self, name: &str) -> Option<&Arc<Language>> {
+        self.languages.get(name).or_else(|| {
+            self.languages
+                .values()
+                .find(|l| l.aliases.iter().any(|a| a == name))
+        })
     }
 
     /// The language of a file, from its extension.
     pub fn for_path(&self, path: &Path) -> Option<&Arc<Language>> {
-        let ext = path.extension()?.to_str()?;
-        self.languages
-            .values()
-            .find(|l| l.extensions.iter().any(|e| e == ext))
+        self.languages.values().find(|l| l.owns(path))
     }
 
     pub fn languages(&self) -> impl Iterator<Item = &Arc<Language>> {
@@ -238,6 +252,7 @@ mod tests {
     fn languages_come_from_extensions() {
         let registry = Registry::load(DEFAULT_LANGUAGES_TOML).unwrap();
         let id = |p: &str| registry.for_path(Path::new(p)).map(|l| l.id.clone());
+        assert_eq!(registry.get("python3").unwrap().id, "python");
         assert_eq!(id("a/b/hello.c").as_deref(), Some("c"));
         assert_eq!(id("x.cc").as_deref(), Some("cpp"));
         assert_eq!(id("x.py").as_deref(), Some("python"));

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use lang::{Error, Prepared, RunRequest, RunStatus, Toolchain, ToolchainConfig};
+use lang::{Error, Prepared, RunRequest, RunStatus, Submission, Toolchain, ToolchainConfig};
 use sandbox::{LimitKind, LimitsRequest, Sandbox, SandboxConfig};
 
 /// One toolchain per test process, with a cache of its own so tests start cold.
@@ -148,7 +148,11 @@ async fn identical_submissions_at_once_compile_once_and_all_run() {
 #[tokio::test]
 async fn a_compiled_program_is_prepared_once_and_run_many_times() {
     let source = b"#include <stdio.h>\nint main(void){int a,b;scanf(\"%d %d\",&a,&b);printf(\"%d\\n\",a+b);}";
-    let Prepared::Ready(program) = toolchain().prepare("c", source).await.unwrap() else {
+    let submission = Submission {
+        files: vec![("sum.c".into(), source.to_vec())],
+        entry: None,
+    };
+    let Prepared::Ready(program) = toolchain().prepare("c", &submission).await.unwrap() else {
         panic!("does not compile");
     };
     let (limits, _) = toolchain().run_limits(&LimitsRequest::default());
@@ -209,4 +213,67 @@ async fn non_utf8_output_keeps_its_bytes_in_base64() {
     assert_eq!(report.stdout_base64.as_deref(), Some("//5vaw=="));
     let plain = run("python", "print('ok')").await;
     assert_eq!(plain.stdout_base64, None);
+}
+
+#[tokio::test]
+async fn a_multi_file_submission_compiles_all_sources_with_its_headers() {
+    let submission = Submission {
+        files: vec![
+            ("validate.h".into(), b"int twice(int x);\n".to_vec()),
+            ("twice.cc".into(), b"#include \"validate.h\"\nint twice(int x){return 2*x;}\n".to_vec()),
+            ("main.cc".into(), b"#include <cstdio>\n#include \"validate.h\"\nint main(){std::printf(\"%d\\n\", twice(21));}\n".to_vec()),
+        ],
+        entry: None,
+    };
+    let Prepared::Ready(program) = toolchain().prepare("cpp", &submission).await.unwrap() else {
+        panic!("does not compile");
+    };
+    let (limits, _) = toolchain().run_limits(&LimitsRequest::default());
+    let report = toolchain()
+        .execute(&program, Vec::new(), &[], limits)
+        .await
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&report.stdout.bytes), "42\n");
+}
+
+#[tokio::test]
+async fn a_python_package_runs_its_entry_point_and_imports_its_modules() {
+    let files = vec![
+        (
+            "main.py".into(),
+            b"import util\nprint(util.greet())".to_vec(),
+        ),
+        (
+            "util.py".into(),
+            b"def greet():\n    return 'hi from util'".to_vec(),
+        ),
+    ];
+    let submission = Submission {
+        files: files.clone(),
+        entry: None,
+    };
+    let Prepared::Ready(program) = toolchain().prepare("python3", &submission).await.unwrap()
+    else {
+        panic!("not ready");
+    };
+    let (limits, _) = toolchain().run_limits(&LimitsRequest::default());
+    let report = toolchain()
+        .execute(&program, Vec::new(), &[], limits)
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&report.stdout.bytes),
+        "hi from util\n"
+    );
+    // Two files, neither called main.py, and no entry point named: said, not guessed.
+    let ambiguous = Submission {
+        files: vec![("a.py".into(), b"".to_vec()), ("b.py".into(), b"".to_vec())],
+        entry: None,
+    };
+    match toolchain().prepare("python", &ambiguous).await.unwrap() {
+        Prepared::CompileError(report) => {
+            assert!(report.output.contains("entry point"), "{}", report.output)
+        }
+        Prepared::Ready(_) => panic!("guessed an entry point"),
+    }
 }

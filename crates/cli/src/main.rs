@@ -60,6 +60,31 @@ enum Commands {
         #[command(flatten)]
         serve: ServeArgs,
     },
+    /// Grade a submission (a file, or a directory of files) against a problem package.
+    Grade {
+        /// The problem package directory (Kattis problem package format).
+        #[arg(long, value_name = "DIR")]
+        problem: PathBuf,
+        submission: PathBuf,
+        /// Language id; from the file extension when not given.
+        #[arg(long = "lang", value_name = "L")]
+        language: Option<String>,
+        /// Keep going after the first failure (the format stops there).
+        #[arg(long)]
+        all: bool,
+        /// Print one JSON report instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Grade every submission of packages' submissions/<verdict>/ folders and report where
+    /// the verdict differs from the folder's.
+    Verify {
+        /// Problem package directories.
+        #[arg(required = true)]
+        problems: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// List the languages this machine can run.
     Languages {
         /// One JSON object per language.
@@ -143,6 +168,14 @@ fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Commands::Languages { json } => languages(&cli.common, json),
         Commands::Run(args) => run(&cli.common, args),
+        Commands::Grade {
+            problem,
+            submission,
+            language,
+            all,
+            json,
+        } => grade(&cli.common, &problem, &submission, language, all, json),
+        Commands::Verify { problems, json } => verify(&cli.common, &problems, json),
         Commands::Serve(args) => serve(&cli.common, &args, None),
         Commands::Function { name, serve: args } => serve(&cli.common, &args, Some(&name)),
     }
@@ -301,4 +334,154 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
     }
+}
+
+/// Grading runs as many cases at once as there are CPUs.
+fn grader(common: &Common) -> Result<(judge::Grader, judge::GradeOptions)> {
+    let toolchain = std::sync::Arc::new(toolchain(common)?);
+    let parallelism = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Ok((
+        judge::Grader::new(toolchain, judge::GraderConfig::default()),
+        judge::GradeOptions::new(parallelism),
+    ))
+}
+
+fn grade(
+    common: &Common,
+    problem: &Path,
+    path: &Path,
+    language: Option<String>,
+    all: bool,
+    json: bool,
+) -> Result<u8> {
+    let (grader, mut options) = grader(common)?;
+    options.stop_at_first_failure = !all;
+    options.reveal_secret = true;
+    let package = std::sync::Arc::new(judge::ProblemPackage::load(problem)?);
+    let submission = lang::Submission::read(path).with_context(|| format!("{}", path.display()))?;
+    let language = match language {
+        Some(language) => language,
+        None => {
+            let registry = grader.toolchain().registry();
+            submission
+                .files
+                .iter()
+                .find_map(|(name, _)| registry.for_path(Path::new(name)))
+                .map(|l| l.id.clone())
+                .ok_or_else(|| {
+                    anyhow!(
+                        "cannot tell the language of {}; pass --lang",
+                        path.display()
+                    )
+                })?
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let total = package.cases.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let show = |t: &judge::TestReport| {
+        if json {
+            return;
+        }
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let score = t.score.map(|s| format!("  score {s}")).unwrap_or_default();
+        eprintln!(
+            "[{n:>3}/{total}] {:<40} {:<4} {:>8.1} ms {:>8} KiB{score}",
+            t.name,
+            t.verdict.short(),
+            t.cpu_time_ms,
+            t.memory_kib
+        );
+        if let Some(hint) = t.hint.as_ref().or(t.message.as_ref()) {
+            eprintln!("          {}", hint.replace('\n', "\n          "));
+        }
+    };
+    let report =
+        runtime.block_on(grader.grade(&package, &language, submission, &options, &show))?;
+    if json {
+        serde_json::to_writer_pretty(std::io::stdout().lock(), &report)?;
+        println!();
+    } else {
+        if let Some(compile) = report.compile.as_ref().filter(|c| !c.success) {
+            eprint!("{}", compile.output);
+        }
+        let score = match (report.score, report.max_score) {
+            (Some(score), Some(max)) => format!(" · score {score} of {max}"),
+            _ => String::new(),
+        };
+        eprintln!(
+            "judgelet: {} ({}){score} · {} tests run, {} skipped · time limit {} s · max cpu {:.1} ms · max memory {} KiB",
+            report.verdict.as_str(),
+            report.verdict.short(),
+            report.tests.len(),
+            report.skipped,
+            report.time_limit.seconds,
+            report.cpu_time_ms,
+            report.memory_kib
+        );
+    }
+    Ok(match report.verdict {
+        judge::Verdict::Accepted => 0,
+        _ => 1,
+    })
+}
+
+fn verify(common: &Common, problems: &[PathBuf], json: bool) -> Result<u8> {
+    let (grader, options) = grader(common)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut disagreements = 0;
+    let mut results = Vec::new();
+    for dir in problems {
+        let package = std::sync::Arc::new(judge::ProblemPackage::load(dir)?);
+        if !json {
+            eprintln!("{} ({})", package.id, dir.display());
+        }
+        let show = |c: &judge::verify::Checked| {
+            if !json {
+                let mark = match (c.agrees, c.time_sensitive) {
+                    (false, _) => "BAD",
+                    (true, true) => "ok~",
+                    (true, false) => "ok ",
+                };
+                let failure = c.first_failure.as_deref().unwrap_or("");
+                eprintln!(
+                    "  {mark} {:<50} expected {:<20} got {:<4} ({:<3} at the limit) {:>6.1} s  {failure}",
+                    c.submission,
+                    c.expected,
+                    c.verdict.short(),
+                    c.verdict_at_limit.short(),
+                    c.seconds
+                );
+            }
+        };
+        let verification =
+            runtime.block_on(judge::verify::verify(&grader, &package, &options, &show))?;
+        if !json {
+            for (name, why) in &verification.skipped {
+                eprintln!("  --  {name:<50} skipped: {why}");
+            }
+            eprintln!(
+                "  time limit {} s ({:?})",
+                verification.time_limit.seconds, verification.time_limit.source
+            );
+        }
+        disagreements += verification.disagreements().count();
+        results.push(verification);
+    }
+    if json {
+        serde_json::to_writer_pretty(std::io::stdout().lock(), &results)?;
+        println!();
+    } else {
+        let checked: usize = results.iter().map(|v| v.checked.len()).sum();
+        eprintln!(
+            "judgelet: {checked} submissions checked, {disagreements} disagree \
+             (ok~: the verdict at the limit itself differs; the judge is slower or faster \
+             than the package's authors')"
+        );
+    }
+    Ok(u8::from(disagreements > 0))
 }

@@ -38,6 +38,7 @@ impl Submission {
                 })
         };
         let mut files = Vec::new();
+        let mut entry = None;
         if path.is_dir() {
             for entry in std::fs::read_dir(path)? {
                 let entry = entry?.path();
@@ -48,8 +49,10 @@ impl Submission {
             files.sort();
         } else {
             files.push((name(path)?, std::fs::read(path)?));
+            // A single file is its own entry point, whatever files are added to it later.
+            entry = Some(name(path)?);
         }
-        Ok(Submission { files, entry: None })
+        Ok(Submission { files, entry })
     }
 
     /// Adds files that are not there yet (a problem's `include/` files).

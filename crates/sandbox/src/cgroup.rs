@@ -349,6 +349,18 @@ impl RunCgroup {
             .collect()
     }
 
+    /// Waits until no process is left in the cgroup: a killed pid namespace's init may be
+    /// reported gone while the kernel still reaps the rest. For threads that may block.
+    pub(crate) fn wait_empty(&self, timeout: std::time::Duration) {
+        let procs = self.dirs[0].join("cgroup.procs");
+        let start = std::time::Instant::now();
+        while fs::read_to_string(&procs).is_ok_and(|p| !p.trim().is_empty())
+            && start.elapsed() < timeout
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
     /// CPU time of every process that has been in the cgroup, in nanoseconds.
     pub(crate) fn cpu_time_ns(&self) -> io::Result<u64> {
         match self.version {

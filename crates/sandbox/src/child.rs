@@ -168,6 +168,8 @@ pub(crate) struct Record {
     pub utime_us: u64,
     pub stime_us: u64,
     pub maxrss_kib: u64,
+    /// CLOCK_MONOTONIC when init reaped the program, in nanoseconds.
+    pub exited_ns: u64,
 }
 
 impl Record {
@@ -440,6 +442,9 @@ unsafe fn supervise(plan: &ChildPlan, program: libc::pid_t, signals: c_int) -> !
             }
             if pid == program {
                 let usage = usage.assume_init();
+                let mut now = MaybeUninit::<libc::timespec>::zeroed();
+                libc::clock_gettime(libc::CLOCK_MONOTONIC, now.as_mut_ptr());
+                let now = now.assume_init();
                 let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
                 let record = Record {
                     kind: Record::EXITED,
@@ -447,6 +452,7 @@ unsafe fn supervise(plan: &ChildPlan, program: libc::pid_t, signals: c_int) -> !
                     utime_us: micros(usage.ru_utime),
                     stime_us: micros(usage.ru_stime),
                     maxrss_kib: usage.ru_maxrss as u64,
+                    exited_ns: now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64,
                     ..Record::default()
                 };
                 write_record(plan.fds.status, &record);

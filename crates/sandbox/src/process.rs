@@ -88,3 +88,14 @@ pub(crate) async fn exited(pidfd: &AsyncFd<OwnedFd>) -> io::Result<()> {
     guard.retain_ready();
     Ok(())
 }
+
+/// Now, on CLOCK_MONOTONIC: the clock init stamps exits with, comparable across processes.
+pub(crate) fn monotonic_now() -> std::time::Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    std::time::Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}

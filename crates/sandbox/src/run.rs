@@ -143,17 +143,17 @@ impl Running {
         limits: &Limits,
         start: Instant,
         cpus: u64,
-    ) -> Result<Option<LimitKind>> {
+    ) -> Result<Option<(LimitKind, Duration)>> {
         let pidfd = self.pidfd.as_ref().expect("supervised once");
         let cgroup = self.cgroup.as_ref().expect("supervised once");
         let cpu_limit_ns = limits.cpu_time_ms * 1_000_000;
         let wall_deadline = start + Duration::from_millis(limits.wall_time_ms);
         let mut cpu_check = start + cpu_check_after(cpu_limit_ns, cpus);
-        let mut killed: Option<LimitKind> = None;
+        let mut killed: Option<(LimitKind, Duration)> = None;
         let (mut exited, mut out_done, mut err_done) = (false, false, false);
-        let kill = |why: LimitKind, killed: &mut Option<LimitKind>| -> Result<()> {
+        let kill = |why: LimitKind, killed: &mut Option<(LimitKind, Duration)>| -> Result<()> {
             if killed.is_none() {
-                *killed = Some(why);
+                *killed = Some((why, process::monotonic_now()));
                 process::kill(pidfd.get_ref()).map_err(Error::io("kill a run"))?;
             }
             Ok(())
@@ -221,7 +221,9 @@ impl Drop for Reaper {
         if let Err(e) = process::wait_exit(&self.pidfd, Duration::from_secs(5)) {
             tracing::warn!(error = %e, "a killed run did not end");
         }
-        drop(self.cgroup.take());
+        if let Some(cgroup) = self.cgroup.take() {
+            cgroup.wait_empty(Duration::from_secs(5));
+        }
     }
 }
 
@@ -235,7 +237,7 @@ fn cpu_check_after(remaining_ns: u64, cpus: u64) -> Duration {
 
 fn measure(
     record: Option<Record>,
-    killed: Option<LimitKind>,
+    killed: Option<(LimitKind, Duration)>,
     cgroup: &RunCgroup,
     limits: Limits,
     wall: Duration,
@@ -275,7 +277,12 @@ fn measure(
         .unwrap_or(0);
     let peak_kib = cgroup.memory_peak_bytes().map_or(0, |b| b / 1024);
     let memory_kib = peak_kib.max(exited.map_or(0, |r| r.maxrss_kib));
-    let limit_exceeded = classify(killed, oom, cpu_ns > limits.cpu_time_ms * 1_000_000, signal);
+    let limit_exceeded = classify(
+        killed.map(|(why, _)| why),
+        oom,
+        cpu_ns > limits.cpu_time_ms * 1_000_000,
+        signal,
+    );
     let status = match (limit_exceeded, exit_code) {
         (Some(limit), _) => limit.status(),
         (None, Some(0)) => Status::Ok,
@@ -292,6 +299,11 @@ fn measure(
         stdout,
         stderr,
         limits,
+        ended_at: match (killed, exited) {
+            (Some((_, at)), _) => at,
+            (None, Some(r)) => Duration::from_nanos(r.exited_ns),
+            (None, None) => process::monotonic_now(),
+        },
     })
 }
 

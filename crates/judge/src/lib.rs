@@ -1,0 +1,691 @@
+//! Grading: a submission against a problem's test cases, with the problem's validator.
+//!
+//! ```text
+//! ProblemPackage::load ─▶ Grader::grade ─▶ compile once (lang) ─▶ test cases in parallel on
+//!   the sandbox, evaluated in order (on_reject) ─▶ validator ─▶ verdicts folded by group
+//! ```
+//!
+//! Problems come in the Kattis problem package format ([`package`]) or inline in a request
+//! ([`ProblemPackage::inline`]). The grader makes no system call of its own: programs run
+//! through `lang::Toolchain` and the sandbox.
+
+pub mod package;
+pub mod validator;
+pub mod verdict;
+pub mod verify;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use lang::{CompileReport, Prepared, Program, Submission, Toolchain};
+use sandbox::{Limits, LimitsRequest, Pipes, RunReport};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+pub use package::{ProblemPackage, TimeLimit, TimeLimitSource};
+pub use verdict::Verdict;
+
+use package::{Group, Item, TestCase, ValidatorSpec};
+use verdict::{aggregate, Graded};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The package is malformed; the path names the file.
+    #[error("{}: {message}", path.display())]
+    Package { path: PathBuf, message: String },
+    /// The problem's output validator does not compile: the problem's fault, not the
+    /// submission's.
+    #[error("the output validator of {problem} does not compile:\n{output}")]
+    ValidatorCompile { problem: String, output: String },
+    #[error(transparent)]
+    Lang(#[from] lang::Error),
+    #[error(transparent)]
+    Sandbox(#[from] sandbox::Error),
+}
+
+/// One test case's result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestReport {
+    pub name: String,
+    pub sample: bool,
+    pub verdict: Verdict,
+    /// For scoring problems: the case's score.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    pub cpu_time_ms: f64,
+    pub wall_time_ms: f64,
+    pub memory_kib: u64,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    /// For a wrong answer on a sample test (or when secret data may be shown): the first
+    /// difference.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// What the validator tells the team (`teammessage.txt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// A graded submission.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GradeReport {
+    pub problem: String,
+    pub language: String,
+    pub verdict: Verdict,
+    /// Scoring problems: the score, and the most there is.
+    pub score: Option<f64>,
+    pub max_score: Option<f64>,
+    pub time_limit: TimeLimit,
+    pub memory_limit_mib: u64,
+    pub compile: Option<CompileReport>,
+    /// The cases run, in order. Cases not run (after a failure, with `on_reject: break`)
+    /// are counted in `skipped`.
+    pub tests: Vec<TestReport>,
+    pub skipped: usize,
+    /// The most CPU time and memory any case used.
+    pub cpu_time_ms: f64,
+    pub memory_kib: u64,
+}
+
+/// Defaults for problems that do not say.
+#[derive(Clone, Debug)]
+pub struct GraderConfig {
+    pub default_time_limit_s: f64,
+    pub default_memory_mib: u64,
+    pub default_output_mib: u64,
+    /// Limits of an output validator's run.
+    pub validator_limits: Limits,
+    /// The CPU time an accepted submission may take while a time limit is being derived.
+    pub derivation_cap_s: f64,
+}
+
+impl Default for GraderConfig {
+    fn default() -> Self {
+        GraderConfig {
+            default_time_limit_s: 2.0,
+            default_memory_mib: 1024,
+            default_output_mib: 8,
+            validator_limits: Limits {
+                cpu_time_ms: 30_000,
+                wall_time_ms: 60_000,
+                memory_kib: 2 * 1024 * 1024,
+                ..Limits::RUN_DEFAULTS
+            },
+            derivation_cap_s: 20.0,
+        }
+    }
+}
+
+/// How one grading runs.
+#[derive(Clone)]
+pub struct GradeOptions {
+    /// Honour `on_reject: break` (the format's default): stop at the first failure.
+    pub stop_at_first_failure: bool,
+    /// Show hints and validator messages for secret cases too (off: samples only).
+    pub reveal_secret: bool,
+    /// Runs at once. Shared with the server's admission control when it grades.
+    pub slots: Arc<Semaphore>,
+}
+
+impl GradeOptions {
+    pub fn new(parallelism: usize) -> GradeOptions {
+        GradeOptions {
+            stop_at_first_failure: true,
+            reveal_secret: false,
+            slots: Arc::new(Semaphore::new(parallelism.max(1))),
+        }
+    }
+}
+
+pub struct Grader {
+    toolchain: Arc<Toolchain>,
+    config: GraderConfig,
+    /// Time limits derived from packages' accepted submissions, by package directory.
+    derived: Mutex<HashMap<PathBuf, TimeLimit>>,
+}
+
+/// Everything a test case's run needs, shared by the cases of one grading.
+struct Context {
+    toolchain: Arc<Toolchain>,
+    package: Arc<ProblemPackage>,
+    program: Program,
+    validator: Option<Program>,
+    limits: Limits,
+    validator_limits: Limits,
+    reveal_secret: bool,
+    slots: Arc<Semaphore>,
+}
+
+impl Grader {
+    pub fn new(toolchain: Arc<Toolchain>, config: GraderConfig) -> Grader {
+        Grader {
+            toolchain,
+            config,
+            derived: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn toolchain(&self) -> &Arc<Toolchain> {
+        &self.toolchain
+    }
+
+    /// The problem's time limit: stated, derived (once, from its accepted submissions), or
+    /// the default.
+    pub async fn time_limit(
+        &self,
+        package: &Arc<ProblemPackage>,
+        options: &GradeOptions,
+    ) -> Result<TimeLimit, Error> {
+        if let Some(limit) = package.time_limit {
+            return Ok(limit);
+        }
+        if let Some(limit) = self
+            .derived
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&package.dir)
+        {
+            return Ok(*limit);
+        }
+        let limit = verify::derive_time_limit(self, package, options).await?.0;
+        self.derived
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(package.dir.clone(), limit);
+        Ok(limit)
+    }
+
+    /// Grades `submission` (in `language`) against `package`. `on_test` hears of each case
+    /// as it is judged, in order.
+    pub async fn grade(
+        &self,
+        package: &Arc<ProblemPackage>,
+        language: &str,
+        submission: Submission,
+        options: &GradeOptions,
+        on_test: &(dyn Fn(&TestReport) + Send + Sync),
+    ) -> Result<GradeReport, Error> {
+        let time_limit = self.time_limit(package, options).await?;
+        self.grade_within(package, language, submission, options, time_limit, on_test)
+            .await
+    }
+
+    pub(crate) async fn grade_within(
+        &self,
+        package: &Arc<ProblemPackage>,
+        language: &str,
+        submission: Submission,
+        options: &GradeOptions,
+        time_limit: TimeLimit,
+        on_test: &(dyn Fn(&TestReport) + Send + Sync),
+    ) -> Result<GradeReport, Error> {
+        let language = self.toolchain.language(language)?.clone();
+        let mut names: Vec<&str> = vec![&language.id];
+        names.extend(language.aliases.iter().map(String::as_str));
+        let submission = submission.with_files(package.include_files(&names)?);
+        let memory_mib = package.memory_mib.unwrap_or(self.config.default_memory_mib);
+        let mut report = GradeReport {
+            problem: package.id.clone(),
+            language: language.id.clone(),
+            verdict: Verdict::CompileError,
+            score: None,
+            max_score: package
+                .scoring
+                .then(|| package.root.settings.range.map_or(0.0, |r| r.1)),
+            time_limit,
+            memory_limit_mib: memory_mib,
+            compile: None,
+            tests: Vec::new(),
+            skipped: 0,
+            cpu_time_ms: 0.0,
+            memory_kib: 0,
+        };
+        let program = match self.toolchain.prepare(&language.id, &submission).await? {
+            Prepared::CompileError(compile) => {
+                report.compile = Some(compile);
+                report.skipped = package.cases.len();
+                return Ok(report);
+            }
+            Prepared::Ready(program) => program,
+        };
+        report.compile = program.compile_report().cloned();
+        let validator = self.prepare_validator(package).await?;
+        let cpu_ms = (time_limit.seconds * 1000.0).ceil() as u64;
+        let (limits, _) = self.toolchain.run_limits(&LimitsRequest {
+            cpu_time_ms: Some(cpu_ms),
+            wall_time_ms: Some(cpu_ms * 3 / 2 + 500),
+            memory_kib: Some(memory_mib * 1024),
+            stdout_bytes: Some(package.output_mib.unwrap_or(self.config.default_output_mib) << 20),
+            ..LimitsRequest::default()
+        });
+        let validator_limits = Limits {
+            wall_time_ms: self
+                .config
+                .validator_limits
+                .wall_time_ms
+                .max(limits.wall_time_ms + 2_000),
+            ..self.config.validator_limits
+        };
+        let context = Arc::new(Context {
+            toolchain: self.toolchain.clone(),
+            package: package.clone(),
+            program,
+            validator,
+            limits,
+            validator_limits,
+            reveal_secret: options.reveal_secret,
+            slots: options.slots.clone(),
+        });
+        let window = options.slots.available_permits().max(1) + 1;
+        let mut scheduler = Scheduler::new(context, window);
+        let mut evaluation = Evaluation {
+            scheduler: &mut scheduler,
+            stop_at_first_failure: options.stop_at_first_failure,
+            reports: Vec::new(),
+            on_test,
+        };
+        let graded = evaluation.group(&package.root).await?;
+        report.tests = evaluation.reports;
+        report.skipped = package.cases.len() - report.tests.len();
+        report.verdict = match package.scoring {
+            true => graded.verdict,
+            // Pass-fail: the first case not accepted, in order (the Kattis rule).
+            false => report
+                .tests
+                .iter()
+                .map(|t| t.verdict)
+                .find(|v| *v != Verdict::Accepted)
+                .unwrap_or(Verdict::Accepted),
+        };
+        report.score = package.scoring.then_some(graded.score);
+        report.cpu_time_ms = report
+            .tests
+            .iter()
+            .map(|t| t.cpu_time_ms)
+            .fold(0.0, f64::max);
+        report.memory_kib = report.tests.iter().map(|t| t.memory_kib).max().unwrap_or(0);
+        Ok(report)
+    }
+
+    async fn prepare_validator(&self, package: &ProblemPackage) -> Result<Option<Program>, Error> {
+        let ValidatorSpec::Custom { dir } = &package.validator else {
+            return Ok(None);
+        };
+        let read = Submission::read(dir).map_err(|e| Error::Package {
+            path: dir.clone(),
+            message: e.to_string(),
+        })?;
+        let files: Vec<(String, Vec<u8>)> = read
+            .files
+            .into_iter()
+            .map(|(name, bytes)| (name, package.substitute(bytes)))
+            .collect();
+        let registry = self.toolchain.registry();
+        let language = files
+            .iter()
+            .find_map(|(name, _)| registry.for_path(Path::new(name)))
+            .ok_or_else(|| Error::Package {
+                path: dir.clone(),
+                message: "no source file of a known language in the output validator".into(),
+            })?
+            .id
+            .clone();
+        let submission = Submission { files, entry: None };
+        match self.toolchain.prepare(&language, &submission).await? {
+            Prepared::Ready(program) => Ok(Some(program)),
+            Prepared::CompileError(report) => Err(Error::ValidatorCompile {
+                problem: package.id.clone(),
+                output: report.output,
+            }),
+        }
+    }
+}
+
+/// Runs test cases ahead of the evaluation, `window` at a time, in order.
+struct Scheduler {
+    context: Arc<Context>,
+    handles: Vec<Option<JoinHandle<Result<TestReport, Error>>>>,
+    skipped: Vec<bool>,
+    window: usize,
+}
+
+impl Scheduler {
+    fn new(context: Arc<Context>, window: usize) -> Scheduler {
+        let cases = context.package.cases.len();
+        Scheduler {
+            context,
+            handles: (0..cases).map(|_| None).collect(),
+            skipped: vec![false; cases],
+            window,
+        }
+    }
+
+    /// Starts the next `window` cases from `from` that are neither started nor skipped.
+    fn fill(&mut self, from: usize) {
+        let mut ahead = 0;
+        for i in from..self.handles.len() {
+            if ahead == self.window {
+                break;
+            }
+            if self.skipped[i] {
+                continue;
+            }
+            ahead += 1;
+            if self.handles[i].is_none() {
+                let context = self.context.clone();
+                self.handles[i] = Some(tokio::spawn(run_case(context, i)));
+            }
+        }
+    }
+
+    async fn result(&mut self, index: usize) -> Result<TestReport, Error> {
+        self.fill(index);
+        let handle = self.handles[index].take().expect("a case is awaited once");
+        handle.await.map_err(|e| {
+            Error::Sandbox(sandbox::Error::Io {
+                context: "a test case's task failed",
+                source: std::io::Error::other(e.to_string()),
+            })
+        })?
+    }
+
+    /// Cases that will not count: aborting a task kills its run.
+    fn skip(&mut self, index: usize) {
+        self.skipped[index] = true;
+        if let Some(handle) = self.handles[index].take() {
+            handle.abort();
+        }
+    }
+}
+
+/// Walks the test data tree in order, folding results group by group.
+struct Evaluation<'a> {
+    scheduler: &'a mut Scheduler,
+    stop_at_first_failure: bool,
+    reports: Vec<TestReport>,
+    on_test: &'a (dyn Fn(&TestReport) + Send + Sync),
+}
+
+impl Evaluation<'_> {
+    fn group<'g>(
+        &'g mut self,
+        group: &'g Group,
+    ) -> Pin<Box<dyn Future<Output = Result<Graded, Error>> + Send + 'g>> {
+        Box::pin(async move {
+            let mut results = Vec::with_capacity(group.items.len());
+            for (position, item) in group.items.iter().enumerate() {
+                let graded = match item {
+                    Item::Case(index) => {
+                        let mut report = self.scheduler.result(*index).await?;
+                        let accepted = report.verdict == Verdict::Accepted;
+                        let score = match accepted {
+                            true => group.settings.accept_score,
+                            false => group.settings.reject_score,
+                        };
+                        if self.scheduler.context.package.scoring {
+                            report.score = Some(score);
+                        }
+                        (self.on_test)(&report);
+                        let verdict = report.verdict;
+                        self.reports.push(report);
+                        Graded { verdict, score }
+                    }
+                    Item::Group(child) => self.group(child).await?,
+                };
+                results.push(graded);
+                if graded.verdict != Verdict::Accepted
+                    && group.settings.on_reject_break
+                    && self.stop_at_first_failure
+                {
+                    for rest in &group.items[position + 1..] {
+                        skip_item(self.scheduler, rest);
+                    }
+                    break;
+                }
+            }
+            Ok(aggregate(&group.settings, &results))
+        })
+    }
+}
+
+fn skip_item(scheduler: &mut Scheduler, item: &Item) {
+    match item {
+        Item::Case(index) => scheduler.skip(*index),
+        Item::Group(group) => group.items.iter().for_each(|i| skip_item(scheduler, i)),
+    }
+}
+
+async fn run_case(context: Arc<Context>, index: usize) -> Result<TestReport, Error> {
+    let _slot = context.slots.clone().acquire_owned().await.map_err(|_| {
+        Error::Sandbox(sandbox::Error::Io {
+            context: "the grading slots closed",
+            source: std::io::Error::other("closed"),
+        })
+    })?;
+    let case = &context.package.cases[index];
+    match context.package.interactive {
+        true => run_interactive(&context, case).await,
+        false => run_batch(&context, case).await,
+    }
+}
+
+async fn read_case_file(path: &Path) -> Result<Vec<u8>, Error> {
+    tokio::fs::read(path).await.map_err(|e| Error::Package {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// The report of a case from the submission's run, before validation.
+fn base_report(case: &TestCase, run: &RunReport, verdict: Verdict) -> TestReport {
+    TestReport {
+        name: case.name.clone(),
+        sample: case.sample,
+        verdict,
+        score: None,
+        cpu_time_ms: run.cpu_time_ms,
+        wall_time_ms: run.wall_time_ms,
+        memory_kib: run.memory_kib,
+        exit_code: run.exit_code,
+        signal: run.signal,
+        hint: None,
+        message: None,
+    }
+}
+
+async fn run_batch(context: &Context, case: &TestCase) -> Result<TestReport, Error> {
+    let input = read_case_file(&case.input).await?;
+    let toolchain = &context.toolchain;
+    let run = toolchain
+        .execute(&context.program, input, &[], context.limits)
+        .await?;
+    let mut report = base_report(case, &run, run.status.into());
+    if report.verdict != Verdict::Accepted {
+        return Ok(report);
+    }
+    let shown = case.sample || context.reveal_secret;
+    match &context.validator {
+        None => {
+            let answer = read_case_file(&case.answer).await?;
+            let flags = validator::Flags::parse(&case.validator_flags).map_err(|message| {
+                Error::Package {
+                    path: context.package.dir.join("problem.yaml"),
+                    message,
+                }
+            })?;
+            if let Err(mismatch) = validator::compare(&answer, &run.stdout.bytes, &flags) {
+                report.verdict = Verdict::WrongAnswer;
+                report.hint = shown.then_some(mismatch.message);
+            }
+        }
+        Some(validator) => {
+            let boxed = validator_box(context, validator, case)?;
+            let mut command =
+                toolchain.command(validator, &validator_args(case), context.validator_limits);
+            command.stdin = run.stdout.bytes.clone();
+            let judged = toolchain.sandbox().run(&boxed, &command).await?;
+            apply_validator(&mut report, &judged, &boxed, shown)?;
+        }
+    }
+    Ok(report)
+}
+
+fn validator_args(case: &TestCase) -> Vec<String> {
+    let mut args = vec![
+        "judge.in".to_owned(),
+        "judge.ans".to_owned(),
+        "/box".to_owned(),
+    ];
+    args.extend(case.validator_flags.iter().cloned());
+    args
+}
+
+/// A box with the validator and the case's input and answer files.
+fn validator_box(
+    context: &Context,
+    validator: &Program,
+    case: &TestCase,
+) -> Result<sandbox::SandboxBox, Error> {
+    let boxed = context.toolchain.new_box_for(validator)?;
+    for (path, name) in [(&case.input, "judge.in"), (&case.answer, "judge.ans")] {
+        // Test files may be symlinks within the package: link the file itself.
+        let real = std::fs::canonicalize(path).map_err(|e| Error::Package {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        boxed.add_readonly(&real, name)?;
+    }
+    Ok(boxed)
+}
+
+/// Reads a validator's verdict (exit 42 accepts, 43 rejects, anything else is a judge
+/// error) and feedback into `report`.
+fn apply_validator(
+    report: &mut TestReport,
+    judged: &RunReport,
+    boxed: &sandbox::SandboxBox,
+    shown: bool,
+) -> Result<(), Error> {
+    let feedback = |name: &str| -> Result<Option<String>, Error> {
+        Ok(boxed
+            .read_file(name, 64 << 10)?
+            .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+            .filter(|t| !t.is_empty()))
+    };
+    report.verdict = match judged.exit_code {
+        Some(42) => Verdict::Accepted,
+        Some(43) => Verdict::WrongAnswer,
+        _ => {
+            tracing::error!(
+                case = %report.name,
+                status = judged.status.as_str(),
+                exit_code = ?judged.exit_code,
+                stderr = %String::from_utf8_lossy(&judged.stderr.bytes),
+                "output validator failed"
+            );
+            Verdict::InternalError
+        }
+    };
+    report.message = feedback("teammessage.txt")?;
+    if shown && report.verdict == Verdict::WrongAnswer {
+        report.hint = feedback("judgemessage.txt")?;
+    }
+    Ok(())
+}
+
+/// An interactive case: the validator's stdout is the submission's stdin and back. Whoever
+/// ends first decides, as problemtools has it: a validator that rejects first makes a wrong
+/// answer (and the submission is killed); otherwise a submission over its time limit is
+/// TLE, one that failed is RTE (or MLE), and else the validator's verdict stands.
+async fn run_interactive(context: &Context, case: &TestCase) -> Result<TestReport, Error> {
+    let Some(validator) = &context.validator else {
+        return Err(Error::Package {
+            path: context.package.dir.clone(),
+            message: "an interactive problem needs an output validator".into(),
+        });
+    };
+    let toolchain = &context.toolchain;
+    let sandbox = toolchain.sandbox();
+    let validator_box = validator_box(context, validator, case)?;
+    let submission_box = toolchain.new_box_for(&context.program)?;
+    let (submission_reads, validator_writes) = std::io::pipe().map_err(sandbox_io)?;
+    let (validator_reads, submission_writes) = std::io::pipe().map_err(sandbox_io)?;
+    let validator_command =
+        toolchain.command(validator, &validator_args(case), context.validator_limits);
+    let submission_command = toolchain.command(&context.program, &[], context.limits);
+    let judging = sandbox.run_piped(
+        &validator_box,
+        &validator_command,
+        Pipes {
+            stdin: validator_reads.into(),
+            stdout: validator_writes.into(),
+        },
+    );
+    let solving = sandbox.run_piped(
+        &submission_box,
+        &submission_command,
+        Pipes {
+            stdin: submission_reads.into(),
+            stdout: submission_writes.into(),
+        },
+    );
+    tokio::pin!(judging, solving);
+    let (judged, solved) = tokio::select! {
+        judged = &mut judging => {
+            let judged = judged?;
+            if judged.exit_code == Some(43) {
+                // The submission may have ended just before, its report not yet in: give it a
+                // moment, then let the stamps say who ended first. One still running is
+                // killed: the rejection came first.
+                let solved = tokio::time::timeout(std::time::Duration::from_millis(200), &mut solving).await;
+                match solved {
+                    Ok(solved) => (judged, Some(solved?)),
+                    Err(_) => (judged, None),
+                }
+            } else {
+                let solved = solving.await?;
+                (judged, Some(solved))
+            }
+        }
+        solved = &mut solving => {
+            let solved = solved?;
+            (judging.await?, Some(solved))
+        }
+    };
+    let shown = case.sample || context.reveal_secret;
+    let rejected_first = judged.exit_code == Some(43)
+        && solved
+            .as_ref()
+            .is_none_or(|solved| judged.ended_at < solved.ended_at);
+    let mut report = match &solved {
+        Some(solved) => base_report(case, solved, solved.status.into()),
+        None => TestReport {
+            name: case.name.clone(),
+            sample: case.sample,
+            verdict: Verdict::WrongAnswer,
+            score: None,
+            cpu_time_ms: 0.0,
+            wall_time_ms: judged.wall_time_ms,
+            memory_kib: 0,
+            exit_code: None,
+            signal: None,
+            hint: None,
+            message: None,
+        },
+    };
+    if rejected_first || report.verdict == Verdict::Accepted {
+        apply_validator(&mut report, &judged, &validator_box, shown)?;
+    }
+    Ok(report)
+}
+
+fn sandbox_io(source: std::io::Error) -> Error {
+    Error::Sandbox(sandbox::Error::Io {
+        context: "create a pipe between submission and validator",
+        source,
+    })
+}

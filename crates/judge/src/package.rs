@@ -1,0 +1,495 @@
+//! Problem packages in the Kattis / ICPC problem package format: legacy, 2023-07 and 2025-09,
+//! as real archives mix them.
+//!
+//! Read: `problem.yaml` (name, type, validation, validator flags, limits, constants),
+//! `.timelimit`, `data/` (sample first, then secret; nested groups with `testdata.yaml` or
+//! `test_group.yaml`, inherited downwards; symlinked test files), `output_validators/` or
+//! `output_validator/`, `include/`, and `submissions/` for verification.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_norway::Value;
+
+use crate::Error;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Legacy,
+    V2023_07,
+    V2025_09,
+}
+
+/// Where a problem's time limit came from.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "source")]
+pub enum TimeLimitSource {
+    /// `limits.time_limit` in `problem.yaml`.
+    ProblemYaml,
+    /// A `.timelimit` file (DOMjudge and BAPCtools convention).
+    TimelimitFile,
+    /// The slowest accepted submission of the package times the multiplier, rounded up to a
+    /// whole second, as problemtools derives it.
+    Derived {
+        slowest_accepted_ms: f64,
+        multiplier: f64,
+    },
+    /// Nothing said; the configured default.
+    Default,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimeLimit {
+    pub seconds: f64,
+    #[serde(flatten)]
+    pub source: TimeLimitSource,
+}
+
+/// One test case.
+#[derive(Clone, Debug)]
+pub struct TestCase {
+    /// Path under `data/` without extension, e.g. `secret/subtask1/01`.
+    pub name: String,
+    pub input: PathBuf,
+    pub answer: PathBuf,
+    pub sample: bool,
+    /// Output validator flags in force for this case: the problem's, then its groups'.
+    pub validator_flags: Vec<String>,
+}
+
+/// How a group of test cases is judged and scored (`testdata.yaml`), inherited downwards.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupSettings {
+    /// Stop at the first rejected item of the group (`on_reject: break`, the default).
+    pub on_reject_break: bool,
+    pub accept_score: f64,
+    pub reject_score: f64,
+    pub range: Option<(f64, f64)>,
+    pub grader_flags: Vec<String>,
+    pub validator_flags: Vec<String>,
+}
+
+impl Default for GroupSettings {
+    fn default() -> Self {
+        GroupSettings {
+            on_reject_break: true,
+            accept_score: 1.0,
+            reject_score: 0.0,
+            range: None,
+            grader_flags: Vec::new(),
+            validator_flags: Vec::new(),
+        }
+    }
+}
+
+/// A group of test data: `data/` itself, `data/sample`, `data/secret/subtask1`, ...
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub name: String,
+    pub settings: GroupSettings,
+    pub items: Vec<Item>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Item {
+    /// An index into [`ProblemPackage::cases`].
+    Case(usize),
+    Group(Group),
+}
+
+#[derive(Clone, Debug)]
+pub enum ValidatorSpec {
+    Default,
+    /// A directory of sources, compiled by the toolchain like a submission.
+    Custom {
+        dir: PathBuf,
+    },
+}
+
+/// A problem, loaded and checked.
+#[derive(Clone, Debug)]
+pub struct ProblemPackage {
+    /// The directory name.
+    pub id: String,
+    pub dir: PathBuf,
+    pub name: String,
+    pub format: Format,
+    pub scoring: bool,
+    pub interactive: bool,
+    /// `None` when the package says nothing: derive it, or use the default.
+    pub time_limit: Option<TimeLimit>,
+    /// Multiplier from the slowest accepted submission to a derived time limit.
+    pub ac_to_time_limit: f64,
+    /// How far past the time limit verification still runs a submission: accepted ones must
+    /// be clearly within the limit and TLE ones clearly beyond (`time_safety_margin`,
+    /// `time_limit_to_tle`).
+    pub tle_margin: f64,
+    pub memory_mib: Option<u64>,
+    pub output_mib: Option<u64>,
+    pub validator: ValidatorSpec,
+    pub constants: BTreeMap<String, String>,
+    pub cases: Vec<TestCase>,
+    pub root: Group,
+}
+
+fn error(path: &Path, message: impl Into<String>) -> Error {
+    Error::Package {
+        path: path.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn words(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(Value::Sequence(items)) => items.iter().filter_map(scalar).collect(),
+        Some(other) => scalar(other).into_iter().collect(),
+        None => Vec::new(),
+    }
+}
+
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn number(value: Option<&Value>) -> Option<f64> {
+    match value? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn read_yaml(path: &Path) -> Result<Option<Value>, Error> {
+    match fs::read_to_string(path) {
+        Ok(text) if text.trim().is_empty() => Ok(Some(Value::Mapping(Default::default()))),
+        Ok(text) => serde_norway::from_str(&text)
+            .map(Some)
+            .map_err(|e| error(path, format!("invalid YAML: {e}"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(error(path, e.to_string())),
+    }
+}
+
+impl ProblemPackage {
+    pub fn load(dir: &Path) -> Result<ProblemPackage, Error> {
+        let yaml_path = dir.join("problem.yaml");
+        let yaml = read_yaml(&yaml_path)?
+            .ok_or_else(|| error(&yaml_path, "missing: a problem package needs problem.yaml"))?;
+        let get = |key: &str| yaml.get(key);
+        let format = match get("problem_format_version").and_then(scalar).as_deref() {
+            None | Some("legacy") => Format::Legacy,
+            Some(v) if v.starts_with("2023-07") => Format::V2023_07,
+            Some(v) if v.starts_with("2025-09") => Format::V2025_09,
+            Some(other) => {
+                return Err(error(
+                    &yaml_path,
+                    format!("unknown problem_format_version {other}"),
+                ))
+            }
+        };
+        let name = match get("name") {
+            Some(Value::Mapping(names)) => names
+                .get("en")
+                .or_else(|| names.values().next())
+                .and_then(scalar),
+            Some(other) => scalar(other),
+            None => None,
+        };
+        let id = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let types = words(get("type"));
+        let validation = words(get("validation"));
+        let interactive = types.iter().any(|t| t == "interactive")
+            || validation.iter().any(|v| v == "interactive");
+        let scoring =
+            types.iter().any(|t| t == "scoring") || validation.iter().any(|v| v == "score");
+
+        let limits = get("limits");
+        let limit = |key: &str| limits.and_then(|l| l.get(key));
+        let timelimit_file = dir.join(".timelimit");
+        let time_limit = match number(limit("time_limit")) {
+            Some(seconds) => Some(TimeLimit {
+                seconds,
+                source: TimeLimitSource::ProblemYaml,
+            }),
+            None => match fs::read_to_string(&timelimit_file) {
+                Ok(text) => Some(TimeLimit {
+                    seconds: text.trim().parse().map_err(|_| {
+                        error(
+                            &timelimit_file,
+                            format!("not a number of seconds: {text:?}"),
+                        )
+                    })?,
+                    source: TimeLimitSource::TimelimitFile,
+                }),
+                Err(_) => None,
+            },
+        };
+        let multipliers = limit("time_multipliers");
+        let tle_margin = match format {
+            Format::Legacy => number(limit("time_safety_margin")).unwrap_or(2.0),
+            _ => number(multipliers.and_then(|m| m.get("time_limit_to_tle"))).unwrap_or(1.5),
+        };
+        let ac_to_time_limit = match format {
+            Format::Legacy => number(limit("time_multiplier")).unwrap_or(5.0),
+            _ => number(multipliers.and_then(|m| m.get("ac_to_time_limit"))).unwrap_or(2.0),
+        };
+
+        let custom_dir = ["output_validator", "output_validators"]
+            .iter()
+            .map(|d| dir.join(d))
+            .find(|d| d.is_dir());
+        let custom = match format {
+            Format::Legacy => validation.iter().any(|v| v == "custom"),
+            _ => custom_dir.is_some(),
+        };
+        let validator = match (custom, custom_dir) {
+            (false, _) => ValidatorSpec::Default,
+            (true, Some(dir)) => ValidatorSpec::Custom {
+                dir: single_subdirectory(&dir)?,
+            },
+            (true, None) => {
+                return Err(error(
+                    dir,
+                    "validation is custom, but there is no output_validators/",
+                ))
+            }
+        };
+        let constants = match get("constants") {
+            Some(Value::Mapping(map)) => map
+                .iter()
+                .filter_map(|(k, v)| Some((scalar(k)?, scalar(v)?)))
+                .collect(),
+            _ => BTreeMap::new(),
+        };
+
+        let problem_flags = words(get("validator_flags"));
+        let mut cases = Vec::new();
+        let data = dir.join("data");
+        if !data.is_dir() {
+            return Err(error(&data, "missing: a problem package needs data/"));
+        }
+        let root_settings = GroupSettings {
+            validator_flags: problem_flags,
+            ..GroupSettings::default()
+        };
+        let root = load_group(&data, "", &root_settings, &mut cases, true)?;
+        if cases.is_empty() {
+            return Err(error(&data, "no test cases (.in with .ans) under data/"));
+        }
+        Ok(ProblemPackage {
+            id,
+            dir: dir.to_owned(),
+            name: name.unwrap_or_else(|| dir.display().to_string()),
+            format,
+            scoring,
+            interactive,
+            time_limit,
+            ac_to_time_limit,
+            tle_margin,
+            memory_mib: number(limit("memory")).map(|m| m as u64),
+            output_mib: number(limit("output")).map(|m| m as u64),
+            validator,
+            constants,
+            cases,
+            root,
+        })
+    }
+
+    /// Files of `include/default` and `include/<language>` for a submission, with the
+    /// problem's constants substituted.
+    pub fn include_files(&self, language_names: &[&str]) -> Result<Vec<(String, Vec<u8>)>, Error> {
+        let mut files = Vec::new();
+        for name in std::iter::once("default").chain(language_names.iter().copied()) {
+            let dir = self.dir.join("include").join(name);
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_file() {
+                    let bytes = fs::read(&path).map_err(|e| error(&path, e.to_string()))?;
+                    files.push((
+                        entry.file_name().to_string_lossy().into_owned(),
+                        self.substitute(bytes),
+                    ));
+                }
+            }
+        }
+        Ok(files)
+    }
+
+    /// `{{name}}` replaced by the problem's constants (2025-09), in judge-side sources.
+    pub fn substitute(&self, bytes: Vec<u8>) -> Vec<u8> {
+        if self.constants.is_empty() {
+            return bytes;
+        }
+        let Ok(mut text) = String::from_utf8(bytes.clone()) else {
+            return bytes;
+        };
+        for (name, value) in &self.constants {
+            text = text.replace(&format!("{{{{{name}}}}}"), value);
+        }
+        text.into_bytes()
+    }
+
+    /// The sample test cases, for showing a problem.
+    pub fn samples(&self) -> impl Iterator<Item = &TestCase> {
+        self.cases.iter().filter(|c| c.sample)
+    }
+}
+
+/// `output_validator/` may hold the sources, or one directory that does.
+fn single_subdirectory(dir: &Path) -> Result<PathBuf, Error> {
+    let entries: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|e| error(dir, e.to_string()))?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    match &entries[..] {
+        [only] if only.is_dir() => Ok(only.clone()),
+        _ => Ok(dir.to_owned()),
+    }
+}
+
+fn apply_settings(dir: &Path, parent: &GroupSettings) -> Result<GroupSettings, Error> {
+    let mut settings = parent.clone();
+    for file in ["testdata.yaml", "test_group.yaml"] {
+        let path = dir.join(file);
+        let Some(yaml) = read_yaml(&path)? else {
+            continue;
+        };
+        if let Some(on_reject) = yaml.get("on_reject").and_then(scalar) {
+            settings.on_reject_break = match on_reject.as_str() {
+                "break" => true,
+                "continue" => false,
+                other => {
+                    return Err(error(
+                        &path,
+                        format!("on_reject must be break or continue, not {other}"),
+                    ))
+                }
+            };
+        }
+        if let Some(score) = number(yaml.get("accept_score")) {
+            settings.accept_score = score;
+        }
+        if let Some(score) = number(yaml.get("reject_score")) {
+            settings.reject_score = score;
+        }
+        if let Some(range) = yaml.get("range").and_then(scalar) {
+            let bounds: Vec<f64> = range
+                .split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            match &bounds[..] {
+                [lo, hi] => settings.range = Some((*lo, *hi)),
+                _ => {
+                    return Err(error(
+                        &path,
+                        format!("range must be two numbers, not {range:?}"),
+                    ))
+                }
+            }
+        }
+        if yaml.get("grader_flags").is_some() {
+            settings.grader_flags = words(yaml.get("grader_flags"));
+        }
+        for key in ["output_validator_flags", "output_validator_args"] {
+            if yaml.get(key).is_some() {
+                let mut flags = parent.validator_flags.clone();
+                flags.extend(words(yaml.get(key)));
+                settings.validator_flags = flags;
+            }
+        }
+    }
+    Ok(settings)
+}
+
+fn load_group(
+    dir: &Path,
+    name: &str,
+    parent: &GroupSettings,
+    cases: &mut Vec<TestCase>,
+    is_root: bool,
+) -> Result<Group, Error> {
+    let settings = apply_settings(dir, parent)?;
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|e| error(dir, e.to_string()))?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    if is_root {
+        // Samples first, then secret; other folders (invalid inputs, ...) are not test data.
+        entries.retain(|p| {
+            p.is_dir()
+                && matches!(
+                    p.file_name().and_then(|n| n.to_str()),
+                    Some("sample" | "secret")
+                )
+        });
+    }
+    let mut items = Vec::new();
+    for path in entries {
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let child = match name {
+            "" => file_name.clone(),
+            _ => format!("{name}/{file_name}"),
+        };
+        if path.is_dir() {
+            items.push(Item::Group(load_group(
+                &path, &child, &settings, cases, false,
+            )?));
+        } else if path.extension().is_some_and(|e| e == "in") {
+            let answer = path.with_extension("ans");
+            if !answer.exists() {
+                return Err(error(&path, "test input without an answer file (.ans)"));
+            }
+            let (path, answer) = (follow_placeholder(&path), follow_placeholder(&answer));
+            let stem = child.trim_end_matches(".in").to_owned();
+            cases.push(TestCase {
+                sample: stem.starts_with("sample"),
+                name: stem,
+                input: path,
+                answer,
+                validator_flags: settings.validator_flags.clone(),
+            });
+            items.push(Item::Case(cases.len() - 1));
+        }
+    }
+    Ok(Group {
+        name: name.to_owned(),
+        settings,
+        items,
+    })
+}
+
+/// A symlink that git checked out as a plain file holds its target path instead of the data
+/// (where links are not supported, or after a copy that lost them). Test data archives often
+/// link shared cases between groups, so such a file is followed: one short line, a relative
+/// path, naming a file that exists beside it.
+fn follow_placeholder(path: &Path) -> PathBuf {
+    let target = fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file() && m.len() < 1024)
+        .and_then(|_| fs::read_to_string(path).ok())
+        .filter(|text| !text.contains('\n') && text.contains('/') && !text.starts_with('/'))
+        .map(|text| path.parent().unwrap_or(Path::new(".")).join(text.trim()))
+        .filter(|target| target.is_file());
+    target.unwrap_or_else(|| path.to_owned())
+}

@@ -1,0 +1,390 @@
+//! Verification of a package: grade every submission in `submissions/<verdict>/` and compare
+//! with the verdict its folder expects, like problemtools' `verifyproblem`.
+//!
+//! Folders: `accepted` (AC, full score on a scoring problem), `partially_accepted` (AC with a
+//! score between nothing and full), `wrong_answer`, `time_limit_exceeded`, `run_time_error`
+//! (which also accepts judgelet's `memory_limit_exceeded`: the format has no MLE folder and
+//! files memory exhaustion under RTE). Other folders are not the format's and are skipped.
+//! Submissions in languages this machine does not run are skipped, and said.
+//!
+//! As problemtools does, verification runs with the time limit stretched by the package's
+//! safety margin (`time_safety_margin`, legacy, default 2; `time_limit_to_tle`, default 1.5):
+//! a submission filed as accepted must finish within it, one filed as too slow must still be
+//! running at it. Limits are set on the authors' machines; the margin keeps a slower judge from
+//! calling their accepted solutions too slow. An accepted run that needed the margin is marked
+//! `slow`. Grading proper always uses the limit itself.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use lang::Submission;
+use serde::Serialize;
+use serde_norway::Value;
+
+use crate::package::{ProblemPackage, TimeLimit, TimeLimitSource};
+use crate::verdict::Verdict;
+use crate::{Error, GradeOptions, GradeReport, Grader};
+
+const FOLDERS: [&str; 5] = [
+    "accepted",
+    "partially_accepted",
+    "wrong_answer",
+    "time_limit_exceeded",
+    "run_time_error",
+];
+
+/// A submission of a package, with what its folder expects.
+#[derive(Clone, Debug)]
+pub struct PackagedSubmission {
+    /// Relative to `submissions/`, e.g. `accepted/hello.py`.
+    pub name: String,
+    pub folder: String,
+    pub path: PathBuf,
+    pub language: String,
+    pub entry: Option<String>,
+}
+
+impl PackagedSubmission {
+    pub fn read(&self) -> Result<Submission, Error> {
+        let mut submission = Submission::read(&self.path).map_err(|e| Error::Package {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })?;
+        if let Some(entry) = &self.entry {
+            submission.entry = Some(entry.clone());
+        }
+        Ok(submission)
+    }
+}
+
+/// The verdict the run would have had at `limit_ms`: unchanged if no case took longer, else
+/// the first case, in order, that was not accepted or took longer than the limit.
+pub fn verdict_at(report: &GradeReport, limit_ms: f64) -> Verdict {
+    if report.tests.iter().all(|t| t.cpu_time_ms <= limit_ms) {
+        return report.verdict;
+    }
+    report
+        .tests
+        .iter()
+        .find_map(|t| match t.verdict {
+            Verdict::Accepted if t.cpu_time_ms > limit_ms => Some(Verdict::TimeLimitExceeded),
+            Verdict::Accepted => None,
+            other => Some(other),
+        })
+        .unwrap_or(report.verdict)
+}
+
+/// Whether a graded submission is what its folder says. `report` ran with the stretched
+/// limit; `at_limit` is its verdict at the limit itself. Accepted solutions must pass with
+/// the margin, too-slow ones must be too slow at the limit, the rest must fail as filed.
+pub fn agrees(folder: &str, report: &GradeReport, at_limit: Verdict) -> bool {
+    let full = report
+        .max_score
+        .is_none_or(|max| report.score.is_some_and(|s| s >= max));
+    match folder {
+        "accepted" => report.verdict == Verdict::Accepted && full,
+        "partially_accepted" => {
+            report.verdict == Verdict::Accepted && !full && report.score.is_some_and(|s| s > 0.0)
+        }
+        "wrong_answer" => report.verdict == Verdict::WrongAnswer,
+        "time_limit_exceeded" => at_limit == Verdict::TimeLimitExceeded,
+        "run_time_error" => matches!(
+            report.verdict,
+            Verdict::RunTimeError | Verdict::MemoryLimitExceeded
+        ),
+        _ => false,
+    }
+}
+
+/// The package's submissions in languages the toolchain knows, and the ones skipped with why.
+pub fn list_submissions(
+    grader: &Grader,
+    package: &ProblemPackage,
+) -> (Vec<PackagedSubmission>, Vec<(String, String)>) {
+    let root = package.dir.join("submissions");
+    let settings = submission_settings(&root);
+    let registry = grader.toolchain().registry();
+    let mut found = Vec::new();
+    let mut skipped = Vec::new();
+    let Ok(folders) = std::fs::read_dir(&root) else {
+        return (found, skipped);
+    };
+    let mut folders: Vec<PathBuf> = folders
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    folders.sort();
+    for folder in folders {
+        let folder_name = folder
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&folder)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            let name = format!(
+                "{folder_name}/{}",
+                path.file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default()
+            );
+            if !FOLDERS.contains(&folder_name.as_str()) {
+                skipped.push((
+                    name,
+                    format!("{folder_name}/ is not a verdict folder of the format"),
+                ));
+                continue;
+            }
+            let (language, entry) = setting_for(&settings, &name);
+            let language = match language {
+                Some(language) => registry.get(&language).map(|l| l.id.clone()),
+                None if path.is_dir() => std::fs::read_dir(&path)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .find_map(|e| registry.for_path(&e.path()).map(|l| l.id.clone())),
+                None => registry.for_path(&path).map(|l| l.id.clone()),
+            };
+            match language {
+                Some(language) => found.push(PackagedSubmission {
+                    name,
+                    folder: folder_name.clone(),
+                    path,
+                    language,
+                    entry,
+                }),
+                None => skipped.push((name, "no language this machine runs".into())),
+            }
+        }
+    }
+    (found, skipped)
+}
+
+/// `submissions/submissions.yaml` (2025-09): language and entry point by path pattern.
+fn submission_settings(root: &Path) -> Vec<(String, Option<String>, Option<String>)> {
+    let Ok(text) = std::fs::read_to_string(root.join("submissions.yaml")) else {
+        return Vec::new();
+    };
+    let Ok(Value::Mapping(map)) = serde_norway::from_str::<Value>(&text) else {
+        return Vec::new();
+    };
+    map.iter()
+        .filter_map(|(pattern, value)| {
+            let field = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_owned);
+            Some((
+                pattern.as_str()?.to_owned(),
+                field("language"),
+                field("entrypoint"),
+            ))
+        })
+        .collect()
+}
+
+fn setting_for(
+    settings: &[(String, Option<String>, Option<String>)],
+    name: &str,
+) -> (Option<String>, Option<String>) {
+    let mut language = None;
+    let mut entry = None;
+    for (pattern, lang, ep) in settings {
+        if glob(pattern, name) {
+            language = language.or_else(|| lang.clone());
+            entry = entry.or_else(|| ep.clone());
+        }
+    }
+    (language, entry)
+}
+
+/// `*` matches within one path component.
+fn glob(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((prefix, rest)) => {
+            let Some(tail) = name.strip_prefix(prefix) else {
+                return false;
+            };
+            (0..=tail.len())
+                .take_while(|&i| !tail[..i].contains('/'))
+                .any(|i| tail.is_char_boundary(i) && glob(rest, &tail[i..]))
+        }
+    }
+}
+
+/// Derives a time limit the way problemtools does: the slowest accepted submission's slowest
+/// case, times the multiplier, rounded up to a whole second. Also returns the accepted
+/// submissions' reports (graded with a generous cap), which verification reuses.
+pub async fn derive_time_limit(
+    grader: &Grader,
+    package: &Arc<ProblemPackage>,
+    options: &GradeOptions,
+) -> Result<(TimeLimit, Vec<(PackagedSubmission, GradeReport, f64)>), Error> {
+    let (submissions, _) = list_submissions(grader, package);
+    let cap = TimeLimit {
+        seconds: grader.config.derivation_cap_s,
+        source: TimeLimitSource::Default,
+    };
+    let mut graded = Vec::new();
+    let mut slowest_ms: f64 = 0.0;
+    for submission in submissions.into_iter().filter(|s| s.folder == "accepted") {
+        let start = Instant::now();
+        let report = grader
+            .grade_within(
+                package,
+                &submission.language,
+                submission.read()?,
+                options,
+                cap,
+                &|_| {},
+            )
+            .await?;
+        if report.verdict == Verdict::Accepted {
+            slowest_ms = slowest_ms.max(report.cpu_time_ms);
+        }
+        graded.push((submission, report, start.elapsed().as_secs_f64()));
+    }
+    let limit = match slowest_ms > 0.0 || !graded.is_empty() {
+        true => TimeLimit {
+            seconds: (slowest_ms / 1000.0 * package.ac_to_time_limit)
+                .ceil()
+                .max(1.0),
+            source: TimeLimitSource::Derived {
+                slowest_accepted_ms: slowest_ms,
+                multiplier: package.ac_to_time_limit,
+            },
+        },
+        false => TimeLimit {
+            seconds: grader.config.default_time_limit_s,
+            source: TimeLimitSource::Default,
+        },
+    };
+    Ok((limit, graded))
+}
+
+/// One submission's verification.
+#[derive(Clone, Debug, Serialize)]
+pub struct Checked {
+    pub submission: String,
+    pub language: String,
+    pub expected: String,
+    /// The verdict with the stretched limit.
+    pub verdict: Verdict,
+    /// The verdict at the time limit itself.
+    pub verdict_at_limit: Verdict,
+    pub score: Option<f64>,
+    pub agrees: bool,
+    pub seconds: f64,
+    /// The two verdicts differ: this submission's verdict depends on how fast the judge is.
+    pub time_sensitive: bool,
+    /// The first case that was not accepted, for a quick look at a disagreement.
+    pub first_failure: Option<String>,
+}
+
+/// A package's verification.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verification {
+    pub problem: String,
+    pub time_limit: TimeLimit,
+    pub checked: Vec<Checked>,
+    pub skipped: Vec<(String, String)>,
+}
+
+impl Verification {
+    pub fn disagreements(&self) -> impl Iterator<Item = &Checked> {
+        self.checked.iter().filter(|c| !c.agrees)
+    }
+}
+
+/// Grades every submission of the package against its folder's verdict.
+pub async fn verify(
+    grader: &Grader,
+    package: &Arc<ProblemPackage>,
+    options: &GradeOptions,
+    on_checked: &(dyn Fn(&Checked) + Send + Sync),
+) -> Result<Verification, Error> {
+    let (submissions, skipped) = list_submissions(grader, package);
+    let mut done: Vec<(PackagedSubmission, GradeReport, f64)> = Vec::new();
+    let time_limit = match package.time_limit {
+        Some(limit) => limit,
+        None => {
+            let (limit, accepted) = derive_time_limit(grader, package, options).await?;
+            done = accepted;
+            limit
+        }
+    };
+    let stretched = TimeLimit {
+        seconds: time_limit.seconds * package.tle_margin,
+        ..time_limit
+    };
+    let mut checked = Vec::new();
+    let mut record = |submission: &PackagedSubmission, report: &GradeReport, seconds: f64| {
+        let at_limit = verdict_at(report, time_limit.seconds * 1000.0);
+        let entry = Checked {
+            time_sensitive: at_limit != report.verdict,
+            submission: submission.name.clone(),
+            language: submission.language.clone(),
+            expected: submission.folder.clone(),
+            verdict: report.verdict,
+            verdict_at_limit: at_limit,
+            score: report.score,
+            agrees: agrees(&submission.folder, report, at_limit),
+            seconds,
+            first_failure: report
+                .tests
+                .iter()
+                .find(|t| t.verdict != Verdict::Accepted)
+                .map(|t| format!("{}: {}", t.name, t.verdict.short())),
+        };
+        on_checked(&entry);
+        checked.push(entry);
+    };
+    for (submission, report, seconds) in &done {
+        record(submission, report, *seconds);
+    }
+    for submission in submissions
+        .iter()
+        .filter(|s| !done.iter().any(|(d, _, _)| d.name == s.name))
+    {
+        let start = Instant::now();
+        let report = grader
+            .grade_within(
+                package,
+                &submission.language,
+                submission.read()?,
+                options,
+                stretched,
+                &|_| {},
+            )
+            .await?;
+        record(submission, &report, start.elapsed().as_secs_f64());
+    }
+    Ok(Verification {
+        problem: package.id.clone(),
+        time_limit,
+        checked,
+        skipped,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn globs_match_within_a_component() {
+        assert!(glob("accepted/*.py", "accepted/a.py"));
+        assert!(!glob("accepted/*.py", "accepted/a.cc"));
+        assert!(glob("time_limit_exceeded/*", "time_limit_exceeded/tle.py"));
+        assert!(!glob("accepted/*", "wrong_answer/x.py"));
+        assert!(glob(
+            "run_time_error/not_defined",
+            "run_time_error/not_defined"
+        ));
+    }
+}

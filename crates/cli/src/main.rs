@@ -109,6 +109,9 @@ struct ServeArgs {
     /// Longest wait for a slot before 429.
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     queue_timeout: f64,
+    /// Problem packages for the grade function [default: ./problems when it exists].
+    #[arg(long, value_name = "DIR")]
+    problems: Option<PathBuf>,
     /// On SIGTERM or SIGINT, how long in-flight runs may finish before they are killed.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
     drain: f64,
@@ -302,6 +305,10 @@ fn serve(common: &Common, args: &ServeArgs, function: Option<&str>) -> Result<u8
         slots: args.slots.unwrap_or(defaults.slots).max(1),
         queue: args.queue,
         queue_timeout: std::time::Duration::from_secs_f64(args.queue_timeout),
+        problems_dir: args
+            .problems
+            .clone()
+            .or_else(|| Some(PathBuf::from("problems")).filter(|p| p.is_dir())),
         ..defaults
     };
     let state = server::AppState::new(toolchain, config);

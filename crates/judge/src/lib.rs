@@ -29,7 +29,7 @@ use tokio::task::JoinHandle;
 pub use package::{ProblemPackage, TimeLimit, TimeLimitSource};
 pub use verdict::Verdict;
 
-use package::{Group, Item, TestCase, ValidatorSpec};
+use package::{Group, Item, TestCase, TestData, ValidatorSpec};
 use verdict::{aggregate, Graded};
 
 #[derive(Debug, thiserror::Error)]
@@ -473,13 +473,6 @@ async fn run_case(context: Arc<Context>, index: usize) -> Result<TestReport, Err
     }
 }
 
-async fn read_case_file(path: &Path) -> Result<Vec<u8>, Error> {
-    tokio::fs::read(path).await.map_err(|e| Error::Package {
-        path: path.to_owned(),
-        message: e.to_string(),
-    })
-}
-
 /// The report of a case from the submission's run, before validation.
 fn base_report(case: &TestCase, run: &RunReport, verdict: Verdict) -> TestReport {
     TestReport {
@@ -498,7 +491,7 @@ fn base_report(case: &TestCase, run: &RunReport, verdict: Verdict) -> TestReport
 }
 
 async fn run_batch(context: &Context, case: &TestCase) -> Result<TestReport, Error> {
-    let input = read_case_file(&case.input).await?;
+    let input = case.input.read().await?;
     let toolchain = &context.toolchain;
     let run = toolchain
         .execute(&context.program, input, &[], context.limits)
@@ -510,7 +503,7 @@ async fn run_batch(context: &Context, case: &TestCase) -> Result<TestReport, Err
     let shown = case.sample || context.reveal_secret;
     match &context.validator {
         None => {
-            let answer = read_case_file(&case.answer).await?;
+            let answer = case.answer.read().await?;
             let flags = validator::Flags::parse(&case.validator_flags).map_err(|message| {
                 Error::Package {
                     path: context.package.dir.join("problem.yaml"),
@@ -551,13 +544,18 @@ fn validator_box(
     case: &TestCase,
 ) -> Result<sandbox::SandboxBox, Error> {
     let boxed = context.toolchain.new_box_for(validator)?;
-    for (path, name) in [(&case.input, "judge.in"), (&case.answer, "judge.ans")] {
-        // Test files may be symlinks within the package: link the file itself.
-        let real = std::fs::canonicalize(path).map_err(|e| Error::Package {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        boxed.add_readonly(&real, name)?;
+    for (data, name) in [(&case.input, "judge.in"), (&case.answer, "judge.ans")] {
+        match data {
+            TestData::File(path) => {
+                // Test files may be symlinks within the package: link the file itself.
+                let real = std::fs::canonicalize(path).map_err(|e| Error::Package {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+                boxed.add_readonly(&real, name)?;
+            }
+            TestData::Inline(bytes) => boxed.write_file(name, bytes)?,
+        }
     }
     Ok(boxed)
 }

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_norway::Value;
@@ -48,13 +49,31 @@ pub struct TimeLimit {
     pub source: TimeLimitSource,
 }
 
+/// The bytes of a test file: in the package, or given inline by a request.
+#[derive(Clone, Debug)]
+pub enum TestData {
+    File(PathBuf),
+    Inline(Arc<[u8]>),
+}
+
+impl TestData {
+    pub async fn read(&self) -> Result<Vec<u8>, Error> {
+        match self {
+            TestData::File(path) => tokio::fs::read(path)
+                .await
+                .map_err(|e| error(path, e.to_string())),
+            TestData::Inline(bytes) => Ok(bytes.to_vec()),
+        }
+    }
+}
+
 /// One test case.
 #[derive(Clone, Debug)]
 pub struct TestCase {
     /// Path under `data/` without extension, e.g. `secret/subtask1/01`.
     pub name: String,
-    pub input: PathBuf,
-    pub answer: PathBuf,
+    pub input: TestData,
+    pub answer: TestData,
     pub sample: bool,
     /// Output validator flags in force for this case: the problem's, then its groups'.
     pub validator_flags: Vec<String>,
@@ -307,6 +326,59 @@ impl ProblemPackage {
         })
     }
 
+    /// A problem given inline by a request: its tests are all samples (the requester wrote
+    /// them), judged by the default validator with `validator_flags`.
+    pub fn inline(
+        tests: Vec<(Vec<u8>, Vec<u8>)>,
+        validator_flags: Vec<String>,
+        time_limit_s: Option<f64>,
+    ) -> Result<ProblemPackage, Error> {
+        if tests.is_empty() {
+            return Err(error(Path::new("tests"), "no tests given"));
+        }
+        let cases: Vec<TestCase> = tests
+            .into_iter()
+            .enumerate()
+            .map(|(i, (input, answer))| TestCase {
+                name: format!("{}", i + 1),
+                input: TestData::Inline(input.into()),
+                answer: TestData::Inline(answer.into()),
+                sample: true,
+                validator_flags: validator_flags.clone(),
+            })
+            .collect();
+        crate::validator::Flags::parse(&validator_flags)
+            .map_err(|m| error(Path::new("validator_flags"), m))?;
+        let settings = GroupSettings {
+            validator_flags,
+            ..GroupSettings::default()
+        };
+        Ok(ProblemPackage {
+            id: "inline".into(),
+            dir: PathBuf::new(),
+            name: "inline tests".into(),
+            format: Format::V2025_09,
+            scoring: false,
+            interactive: false,
+            time_limit: time_limit_s.map(|seconds| TimeLimit {
+                seconds,
+                source: TimeLimitSource::ProblemYaml,
+            }),
+            ac_to_time_limit: 2.0,
+            tle_margin: 1.5,
+            memory_mib: None,
+            output_mib: None,
+            validator: ValidatorSpec::Default,
+            constants: BTreeMap::new(),
+            root: Group {
+                name: String::new(),
+                settings,
+                items: (0..cases.len()).map(Item::Case).collect(),
+            },
+            cases,
+        })
+    }
+
     /// Files of `include/default` and `include/<language>` for a submission, with the
     /// problem's constants substituted.
     pub fn include_files(&self, language_names: &[&str]) -> Result<Vec<(String, Vec<u8>)>, Error> {
@@ -465,8 +537,8 @@ fn load_group(
             cases.push(TestCase {
                 sample: stem.starts_with("sample"),
                 name: stem,
-                input: path,
-                answer,
+                input: TestData::File(path),
+                answer: TestData::File(answer),
                 validator_flags: settings.validator_flags.clone(),
             });
             items.push(Item::Case(cases.len() - 1));

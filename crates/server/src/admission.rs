@@ -53,19 +53,38 @@ impl Admission {
         }
     }
 
-    /// Waits for a slot, or refuses at once when the queue is full.
-    pub async fn admit(&self) -> Result<Permit<'_>, ApiError> {
+    /// A place among the admitted requests, or a refusal when they are all taken.
+    fn place(&self, running: bool) -> Result<Place<'_>, ApiError> {
         if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.capacity {
             self.admitted.fetch_sub(1, Ordering::AcqRel);
             return Err(ApiError::Overloaded(
                 "every slot is busy and the queue is full",
             ));
         }
-        self.metrics.queue_depth.inc();
-        let mut place = Place {
-            admission: self,
-            running: false,
+        match running {
+            true => self.metrics.in_flight.inc(),
+            false => self.metrics.queue_depth.inc(),
         };
+        Ok(Place {
+            admission: self,
+            running,
+        })
+    }
+
+    /// Admits a request that takes its slots itself, one per run, from [`Admission::slots`]
+    /// (grading runs its test cases in parallel).
+    pub fn admit_many(&self) -> Result<impl Drop + '_, ApiError> {
+        self.place(true)
+    }
+
+    /// The sandbox slots, for requests admitted with [`Admission::admit_many`].
+    pub fn slots(&self) -> Arc<Semaphore> {
+        self.slots.clone()
+    }
+
+    /// Waits for a slot, or refuses at once when the queue is full.
+    pub async fn admit(&self) -> Result<Permit<'_>, ApiError> {
+        let mut place = self.place(false)?;
         let slot = tokio::time::timeout(self.queue_timeout, self.slots.clone().acquire_owned())
             .await
             .map_err(|_| ApiError::Overloaded("waited too long for a slot"))?

@@ -18,6 +18,9 @@ pub enum ApiError {
         language: String,
         known: Vec<String>,
     },
+    /// 404: no problem of that id; the body lists the known ones.
+    #[error("unknown problem {problem:?}; known: {}", known.join(", "))]
+    UnknownProblem { problem: String, known: Vec<String> },
     /// 404: no such path.
     #[error("{0}")]
     NotFound(String),
@@ -46,6 +49,7 @@ impl ApiError {
         match self {
             ApiError::UnknownFunction { .. }
             | ApiError::UnknownLanguage { .. }
+            | ApiError::UnknownProblem { .. }
             | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -60,6 +64,7 @@ impl ApiError {
         match self {
             ApiError::UnknownFunction { .. } => "unknown_function",
             ApiError::UnknownLanguage { .. } => "unknown_language",
+            ApiError::UnknownProblem { .. } => "unknown_problem",
             ApiError::NotFound(_) => "not_found",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::TooLarge { .. } => "too_large",
@@ -88,7 +93,9 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let mut body = json!({ "code": self.code(), "message": self.to_string() });
         match &self {
-            ApiError::UnknownFunction { known, .. } | ApiError::UnknownLanguage { known, .. } => {
+            ApiError::UnknownFunction { known, .. }
+            | ApiError::UnknownLanguage { known, .. }
+            | ApiError::UnknownProblem { known, .. } => {
                 body["known"] = json!(known);
             }
             ApiError::Internal(detail) => tracing::error!(%detail, "internal error"),

@@ -47,6 +47,8 @@ pub struct ServerConfig {
     pub queue_timeout: Duration,
     pub max_source_bytes: usize,
     pub max_stdin_bytes: usize,
+    /// Problem packages for the `grade` function, one directory each.
+    pub problems_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +59,7 @@ impl Default for ServerConfig {
             queue_timeout: Duration::from_secs(60),
             max_source_bytes: 1 << 20,
             max_stdin_bytes: 8 << 20,
+            problems_dir: None,
         }
     }
 }
@@ -71,6 +74,8 @@ enum Target {
     Language(String),
     /// Runs any language; the JSON request names it.
     Run,
+    /// Grades against a problem package or inline tests.
+    Grade,
 }
 
 struct Function {
@@ -79,7 +84,9 @@ struct Function {
 }
 
 pub struct AppState {
-    toolchain: Toolchain,
+    toolchain: Arc<Toolchain>,
+    grader: judge::Grader,
+    problems: BTreeMap<String, Arc<judge::ProblemPackage>>,
     admission: admission::Admission,
     metrics: Arc<Metrics>,
     functions: BTreeMap<String, Function>,
@@ -88,6 +95,12 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(toolchain: Toolchain, config: ServerConfig) -> Arc<AppState> {
+        let toolchain = Arc::new(toolchain);
+        let problems = config
+            .problems_dir
+            .as_deref()
+            .map(load_problems)
+            .unwrap_or_default();
         let metrics = Arc::new(Metrics::new());
         let mut functions = BTreeMap::new();
         let mut add = |name: &str, target: Target| {
@@ -106,6 +119,7 @@ impl AppState {
             }
         }
         add("run", Target::Run);
+        add("grade", Target::Grade);
         Arc::new(AppState {
             admission: admission::Admission::new(
                 config.slots,
@@ -113,7 +127,9 @@ impl AppState {
                 config.queue_timeout,
                 metrics.clone(),
             ),
+            grader: judge::Grader::new(toolchain.clone(), judge::GraderConfig::default()),
             toolchain,
+            problems,
             metrics,
             functions,
             config,
@@ -148,6 +164,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
         .route("/system/functions", get(system_functions))
         .route("/languages", get(languages))
+        .route("/problems", get(problems))
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics))
         .fallback(|| async { not_found() })
@@ -240,19 +257,35 @@ async fn invoke(state: &AppState, name: &str, headers: &HeaderMap, body: Body) -
     match state.function(name) {
         Ok(function) => {
             function.invocations.fetch_add(1, Ordering::Relaxed);
-            let response = match run_function(state, function, headers, body).await {
-                Ok((outcome, json)) => {
-                    state
-                        .metrics
-                        .outcomes
-                        .get_or_create(&Outcome {
-                            function_name: name.to_owned(),
-                            status: outcome.status().as_str().to_owned(),
-                        })
-                        .inc();
-                    respond(&outcome, json)
-                }
-                Err(e) => e.into_response(),
+            let response = match function.target {
+                Target::Grade => match grade(state, headers, body).await {
+                    Ok(report) => {
+                        state
+                            .metrics
+                            .outcomes
+                            .get_or_create(&Outcome {
+                                function_name: name.to_owned(),
+                                status: report.verdict.as_str().to_owned(),
+                            })
+                            .inc();
+                        Json(report).into_response()
+                    }
+                    Err(e) => e.into_response(),
+                },
+                _ => match run_function(state, function, headers, body).await {
+                    Ok((outcome, json)) => {
+                        state
+                            .metrics
+                            .outcomes
+                            .get_or_create(&Outcome {
+                                function_name: name.to_owned(),
+                                status: outcome.status().as_str().to_owned(),
+                            })
+                            .inc();
+                        respond(&outcome, json)
+                    }
+                    Err(e) => e.into_response(),
+                },
             };
             let labels = FunctionName {
                 function_name: name.to_owned(),
@@ -351,8 +384,8 @@ fn decode_json(
         });
     }
     let language = match (&function.target, body.language) {
-        (Target::Run, Some(language)) => language,
-        (Target::Run, None) => {
+        (Target::Run | Target::Grade, Some(language)) => language,
+        (Target::Run | Target::Grade, None) => {
             return Err(ApiError::BadRequest(
                 "run needs a \"language\" (see GET /languages)".into(),
             ))
@@ -439,6 +472,172 @@ async fn system_functions(State(state): State<Arc<AppState>>) -> Response {
         })
         .collect();
     Json(functions).into_response()
+}
+
+/// Problem packages under `dir`: every directory with a `problem.yaml`, two levels deep. A
+/// package that does not load is logged, naming the file, and left out.
+fn load_problems(dir: &std::path::Path) -> BTreeMap<String, Arc<judge::ProblemPackage>> {
+    let mut problems = BTreeMap::new();
+    let mut pending = vec![(dir.to_owned(), 0)];
+    while let Some((dir, depth)) = pending.pop() {
+        if dir.join("problem.yaml").is_file() {
+            match judge::ProblemPackage::load(&dir) {
+                Ok(package) => {
+                    problems.insert(package.id.clone(), Arc::new(package));
+                }
+                Err(e) => tracing::error!(error = %e, "problem package left out"),
+            }
+        } else if depth < 2 {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if entry.path().is_dir() {
+                    pending.push((entry.path(), depth + 1));
+                }
+            }
+        }
+    }
+    tracing::info!(count = problems.len(), "problems loaded");
+    problems
+}
+
+/// The problems the `grade` function knows, with their sample tests.
+async fn problems(State(state): State<Arc<AppState>>) -> Response {
+    let mut list = Vec::new();
+    for package in state.problems.values() {
+        let mut samples = Vec::new();
+        for case in package.samples() {
+            let (Ok(input), Ok(answer)) = (case.input.read().await, case.answer.read().await)
+            else {
+                continue;
+            };
+            samples.push(json!({
+                "name": case.name,
+                "input": String::from_utf8_lossy(&input),
+                "answer": String::from_utf8_lossy(&answer),
+            }));
+        }
+        list.push(json!({
+            "id": package.id,
+            "name": package.name,
+            "type": match (package.interactive, package.scoring) {
+                (true, _) => "interactive",
+                (false, true) => "scoring",
+                (false, false) => "pass-fail",
+            },
+            "time_limit_s": package.time_limit.map(|t| t.seconds),
+            "memory_mib": package.memory_mib,
+            "tests": package.cases.len(),
+            "samples": samples,
+        }));
+    }
+    Json(list).into_response()
+}
+
+/// A grade request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GradeBody {
+    language: String,
+    source: String,
+    /// A problem's id (`GET /problems`) ...
+    problem: Option<String>,
+    /// ... or tests given inline.
+    tests: Option<Vec<InlineTest>>,
+    /// For inline tests: the default validator's flags.
+    #[serde(default)]
+    validator_flags: Vec<String>,
+    /// For inline tests: the time limit (default 2 s).
+    time_limit_ms: Option<u64>,
+    /// Stop at the first failure (the format's default).
+    #[serde(default = "yes")]
+    stop_at_first_failure: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InlineTest {
+    input: String,
+    answer: String,
+}
+
+async fn grade(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<judge::GradeReport, ApiError> {
+    if !is_json(headers) {
+        return Err(ApiError::UnsupportedMediaType(
+            "grade takes application/json: {language, source, problem} or {..., tests}".into(),
+        ));
+    }
+    let config = &state.config;
+    let limit = config.max_source_bytes + config.max_stdin_bytes + (64 << 10);
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::TooLarge {
+            what: "the request body",
+            limit,
+        })?;
+    let body: GradeBody = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "malformed JSON at line {}, column {}: {e}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    if body.source.len() > config.max_source_bytes {
+        return Err(ApiError::TooLarge {
+            what: "the source",
+            limit: config.max_source_bytes,
+        });
+    }
+    let language = state.toolchain.language(&body.language)?.clone();
+    let package = match (body.problem, body.tests) {
+        (Some(id), None) => {
+            state
+                .problems
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| ApiError::UnknownProblem {
+                    problem: id,
+                    known: state.problems.keys().cloned().collect(),
+                })?
+        }
+        (None, Some(tests)) => Arc::new(
+            judge::ProblemPackage::inline(
+                tests
+                    .into_iter()
+                    .map(|t| (t.input.into_bytes(), t.answer.into_bytes()))
+                    .collect(),
+                body.validator_flags,
+                body.time_limit_ms.map(|ms| ms as f64 / 1000.0),
+            )
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?,
+        ),
+        _ => {
+            return Err(ApiError::BadRequest(
+                "give either \"problem\" or \"tests\"".into(),
+            ))
+        }
+    };
+    let _place = state.admission.admit_many()?;
+    let options = judge::GradeOptions {
+        stop_at_first_failure: body.stop_at_first_failure,
+        reveal_secret: false,
+        slots: state.admission.slots(),
+    };
+    let submission = lang::Submission::single(&language, body.source.into_bytes());
+    state
+        .grader
+        .grade(&package, &language.id, submission, &options, &|_| {})
+        .await
+        .map_err(|e| match e {
+            judge::Error::Lang(e) => e.into(),
+            other => ApiError::Internal(other.to_string()),
+        })
 }
 
 async fn languages(State(state): State<Arc<AppState>>) -> Response {

@@ -38,6 +38,9 @@ impl Server {
         let config = ServerConfig {
             slots,
             queue,
+            problems_dir: Some(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../problems"),
+            ),
             ..ServerConfig::default()
         };
         let state = AppState::new(toolchain, config);
@@ -440,4 +443,128 @@ async fn a_client_that_disconnects_leaves_no_process_behind() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("left behind: processes of uids {:?}", server.leftovers());
+}
+
+#[tokio::test]
+async fn grade_judges_a_problem_of_the_archive_without_leaking_secret_data() {
+    let server = Server::start(2, 64, 64_200).await;
+    let problems: Vec<Value> = server
+        .http
+        .get(server.url("/problems"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let average = problems.iter().find(|p| p["id"] == "average").unwrap();
+    assert_eq!(average["samples"][0]["input"], "3\n1 2 4\n");
+    assert_eq!(average["type"], "pass-fail");
+    let ids: Vec<&str> = problems.iter().map(|p| p["id"].as_str().unwrap()).collect();
+    for id in ["hello", "average", "anagram", "guess"] {
+        assert!(ids.contains(&id), "{ids:?}");
+    }
+
+    let (status, report) = server
+        .json(
+            "grade",
+            json!({"language": "python", "problem": "average",
+                   "source": "n = int(input())\nprint(sum(map(int, input().split())) / n)"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["verdict"], "accepted");
+    assert_eq!(report["tests"].as_array().unwrap().len(), 3);
+
+    // Wrong on a secret case only: the verdict says where, but not what was expected.
+    let (_, report) = server
+        .json(
+            "grade",
+            json!({"language": "python", "problem": "average",
+                   "source": "n = int(input())\nxs = list(map(int, input().split()))\nprint(0 if n == 4 else sum(xs) / n)"}),
+        )
+        .await;
+    assert_eq!(report["verdict"], "wrong_answer");
+    let failed = report["tests"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(failed["name"], "secret/2");
+    assert!(failed.get("hint").is_none(), "{failed}");
+    assert!(!report.to_string().contains("1000000000.25"));
+
+    // Wrong on a sample: a hint with the first difference.
+    let (_, report) = server
+        .json(
+            "grade",
+            json!({"language": "python", "problem": "hello", "source": "print('hello world')"}),
+        )
+        .await;
+    assert_eq!(report["verdict"], "wrong_answer");
+    assert!(
+        report["tests"][0]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("expected"),
+        "{report}"
+    );
+    assert_eq!(report["skipped"], 1);
+
+    let (status, body) = server
+        .json(
+            "grade",
+            json!({"language": "c", "problem": "nope", "source": "int main(){}"}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert!(body["error"]["known"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("hello")));
+}
+
+#[tokio::test]
+async fn grade_takes_inline_tests_with_validator_flags() {
+    let server = Server::start(2, 64, 64_400).await;
+    let tests =
+        json!([{"input": "1 2\n", "answer": "0.5\n"}, {"input": "2 3\n", "answer": "0.6666667\n"}]);
+    let (status, report) = server
+        .json(
+            "grade",
+            json!({"language": "c", "tests": tests, "validator_flags": ["float_tolerance", "1e-6"],
+                   "source": "#include <stdio.h>\nint main(void){double a,b;scanf(\"%lf %lf\",&a,&b);printf(\"%.9f\\n\",a/b);}"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["verdict"], "accepted", "{report}");
+    assert_eq!(report["compile"]["success"], true);
+
+    let (_, report) = server
+        .json(
+            "grade",
+            json!({"language": "python", "tests": tests, "source": "print(1/0)"}),
+        )
+        .await;
+    assert_eq!(report["verdict"], "run_time_error");
+    let (_, report) = server
+        .json(
+            "grade",
+            json!({"language": "c", "tests": tests, "source": "int main(void){return oops;}"}),
+        )
+        .await;
+    assert_eq!(report["verdict"], "compile_error");
+    assert!(report["compile"]["output"]
+        .as_str()
+        .unwrap()
+        .contains("oops"));
+
+    let (status, _) = server
+        .json("grade", json!({"language": "python", "source": "print(1)"}))
+        .await;
+    assert_eq!(status, 400, "neither problem nor tests");
+    let (status, _) = server
+        .json(
+            "grade",
+            json!({"language": "python", "source": "print(1)", "tests": [],
+                              "validator_flags": ["bogus"]}),
+        )
+        .await;
+    assert_eq!(status, 400);
 }

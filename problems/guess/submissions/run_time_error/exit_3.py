@@ -1,0 +1,3 @@
+import sys
+print(50, flush=True)
+sys.exit(3)

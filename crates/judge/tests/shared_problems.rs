@@ -2,7 +2,7 @@
 //! (see its MANIFEST.md), interactive ones included, must get the verdict its folder expects.
 //! Takes several minutes: the packages' accepted solutions run every test.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use judge::{GradeOptions, Grader, GraderConfig, ProblemPackage};
@@ -24,9 +24,9 @@ fn shared_problems() -> PathBuf {
 }
 
 /// Package directories: those holding a problem.yaml, two or three levels down.
-fn packages(root: &PathBuf) -> Vec<PathBuf> {
+fn packages(root: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
-    let mut stack = vec![(root.clone(), 0)];
+    let mut stack = vec![(root.to_owned(), 0)];
     while let Some((dir, depth)) = stack.pop() {
         if dir.join("problem.yaml").is_file() {
             found.push(dir);

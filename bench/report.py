@@ -193,7 +193,21 @@ def main():
         "Latency is client-observed and includes making and removing the box. Design notes and the",
         "profiles behind each optimisation: `docs/performance.md`.",
         "",
+        "## Grading: 100 tests of a C problem (a + b)",
+        "",
+        open(os.path.join(out, "grading.md")).read().strip(),
+        "",
     ]
+    verify_seconds = os.path.join(out, "verify_seconds")
+    if os.path.exists(verify_seconds):
+        summary = [l for l in open(os.path.join(out, "verify.txt")) if l.startswith("judgelet:")]
+        lines += [
+            "## Verifying the shared problem corpus",
+            "",
+            f"`judgelet verify` over every package in `../shared/problems`: "
+            f"{float(open(verify_seconds).read()):.0f} s wall time. {summary[-1].strip() if summary else ''}",
+            "",
+        ]
     open(os.path.join(dest, "RESULTS.md"), "w").write("\n".join(lines))
 
     groups = ["Python\nn=100 c=20", "Python\nn=1000 c=200", "C cold\nn=100 c=20", "C warm\nn=100 c=20", "C warm\nn=2000 c=20"]

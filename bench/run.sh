@@ -17,6 +17,18 @@ bin=target/release
 echo "bench: sandbox overhead and floors"
 $bin/judgelet-bench-overhead 300 > "$out/overhead.md"
 
+echo "bench: grading 100 tests"
+$bin/judgelet-bench-overhead grading > "$out/grading.md"
+
+shared=${SHARED_PROBLEMS:-../shared/problems}
+if [[ -d $shared ]]; then
+  echo "bench: verifying the shared problem corpus (several minutes)"
+  start=$SECONDS
+  # shellcheck disable=SC2046 # one argument per package directory
+  $bin/judgelet verify $(find "$shared" -name problem.yaml -printf '%h\n' | sort) > /dev/null 2> "$out/verify.txt" || true
+  echo $((SECONDS - start)) > "$out/verify_seconds"
+fi
+
 state=$(mktemp -d /dev/shm/judgelet-bench.XXXXXX)
 $bin/judgelet serve --bind 127.0.0.1 --port "$port" --state-dir "$state" ${SERVE_ARGS:-} 2> "$out/server.log" &
 server=$!

@@ -6,6 +6,9 @@
 //! Latency is client-observed: for judgelet it includes making and removing the box.
 //! Prints a Markdown table; `bench/run.sh` puts it into `bench/RESULTS.md`.
 //!
+//! `judgelet-bench-overhead grading` times grading 100 tests of a C problem (compile once,
+//! cases in parallel) against 100 separate run requests of the same program.
+//!
 //! `judgelet-bench-overhead distinct-c URL REQUESTS CONCURRENCY` is the load client for what
 //! ApacheBench cannot do: every request a different C program, so every one compiles.
 
@@ -126,6 +129,7 @@ fn row(case: &str, bare: &Figures, judged: &Figures) -> String {
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
+        Some("grading") => grading().await,
         Some("distinct-c") => {
             let [_, url, requests, concurrency] = &args[..] else {
                 anyhow::bail!("usage: judgelet-bench-overhead distinct-c URL REQUESTS CONCURRENCY");
@@ -201,6 +205,113 @@ async fn distinct_c(url: &str, requests: usize, concurrency: usize) -> Result<()
     );
     println!("  50%  {:.0}", pct(0.5));
     println!("  99%  {:.0}", pct(0.99));
+    Ok(())
+}
+
+/// Grading 100 tests at once against running the program 100 times.
+async fn grading() -> Result<()> {
+    const SUM: &str = "#include <stdio.h>\nint main(void){long a,b;scanf(\"%ld %ld\",&a,&b);printf(\"%ld\\n\",a+b);return 0;}\n";
+    let tests: Vec<(Vec<u8>, Vec<u8>)> = (0..100i64)
+        .map(|i| {
+            (
+                format!("{i} {}\n", i * 7).into_bytes(),
+                format!("{}\n", i * 8).into_bytes(),
+            )
+        })
+        .collect();
+    let cache = tempfile::tempdir_in("/dev/shm")?;
+    let toolchain = Arc::new(Toolchain::new(
+        Sandbox::new(SandboxConfig::default())?,
+        ToolchainConfig {
+            cache_dir: cache.path().to_owned(),
+            ..ToolchainConfig::default()
+        },
+    )?);
+    let grader = judge::Grader::new(toolchain.clone(), judge::GraderConfig::default());
+    let package = Arc::new(judge::ProblemPackage::inline(
+        tests.clone(),
+        Vec::new(),
+        Some(1.0),
+    )?);
+    let submission = lang::Submission::single(toolchain.language("c")?, SUM.as_bytes().to_vec());
+    let options = judge::GradeOptions::new(2);
+    let start = Instant::now();
+    let report = grader
+        .grade(&package, "c", submission, &options, &|_| {})
+        .await?;
+    let graded = start.elapsed().as_secs_f64();
+    ensure!(report.verdict == judge::Verdict::Accepted, "{report:?}");
+    ensure!(
+        report.tests.len() == 100,
+        "ran {} tests",
+        report.tests.len()
+    );
+
+    /// `salt` makes the source distinct, so the compile cache cannot serve it.
+    async fn run(
+        toolchain: Arc<Toolchain>,
+        stdin: Vec<u8>,
+        salt: Option<usize>,
+    ) -> Result<lang::RunOutcome> {
+        let mut source = SUM.to_owned();
+        if let Some(salt) = salt {
+            source.push_str(&format!("/* {salt} */\n"));
+        }
+        let request = RunRequest {
+            language: "c".into(),
+            source: source.into_bytes(),
+            stdin,
+            ..RunRequest::default()
+        };
+        Ok(toolchain.run(request).await?)
+    }
+    let start = Instant::now();
+    for (input, answer) in &tests {
+        let outcome = run(toolchain.clone(), input.clone(), None).await?;
+        ensure!(outcome.stdout() == &answer[..], "{:?}", outcome.response());
+    }
+    let sequential = start.elapsed().as_secs_f64();
+    let two_at_a_time = |salted: bool| {
+        let start = Instant::now();
+        let halves: Vec<_> = tests
+            .chunks(50)
+            .enumerate()
+            .map(|(half, chunk)| {
+                let (chunk, toolchain) = (chunk.to_vec(), toolchain.clone());
+                tokio::spawn(async move {
+                    for (i, (input, _)) in chunk.into_iter().enumerate() {
+                        let salt =
+                            salted.then_some(half * 50 + i + std::process::id() as usize * 1000);
+                        run(toolchain.clone(), input, salt).await?;
+                    }
+                    anyhow::Ok(())
+                })
+            })
+            .collect::<Vec<_>>();
+        async move {
+            for half in halves {
+                half.await??;
+            }
+            anyhow::Ok(start.elapsed().as_secs_f64())
+        }
+    };
+    let parallel = two_at_a_time(false).await?;
+    let compiling = two_at_a_time(true).await?;
+    println!("| way | wall time for 100 tests |");
+    println!("|---|---|");
+    println!(
+        "| `grade`: one request, compile once (cold cache), 2 cases at a time | {:.0} ms |",
+        graded * 1e3
+    );
+    println!(
+        "| 100 `run` requests one after another (cache warm) | {:.0} ms |",
+        sequential * 1e3
+    );
+    println!(
+        "| 100 `run` requests, 2 at a time (cache warm) | {:.0} ms |",
+        parallel * 1e3
+    );
+    println!("| 100 `run` requests, 2 at a time, each compiling (no cache: the report's design) | {:.0} ms |", compiling * 1e3);
     Ok(())
 }
 

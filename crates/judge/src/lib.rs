@@ -312,7 +312,7 @@ impl Grader {
     }
 
     async fn prepare_validator(&self, package: &ProblemPackage) -> Result<Option<Program>, Error> {
-        let ValidatorSpec::Custom { dir } = &package.validator else {
+        let ValidatorSpec::Custom { dir, .. } = &package.validator else {
             return Ok(None);
         };
         let read = Submission::read(dir).map_err(|e| Error::Package {
@@ -515,6 +515,29 @@ async fn run_batch(context: &Context, case: &TestCase) -> Result<TestReport, Err
                 report.hint = shown.then_some(mismatch.message);
             }
         }
+        Some(validator) if testlib(&context.package) => {
+            // testlib: `checker input output answer`; 0 accepts, 1, 2 (presentation) and 4
+            // reject, anything else is the checker's failure. Its comment is on stderr.
+            let boxed = validator_box(context, validator, case)?;
+            boxed.write_file("team.out", &run.stdout.bytes)?;
+            let args = ["judge.in", "team.out", "judge.ans"].map(str::to_owned);
+            let command = toolchain.command(validator, &args, context.validator_limits);
+            let judged = toolchain.sandbox().run(&boxed, &command).await?;
+            let comment = String::from_utf8_lossy(&judged.stderr.bytes)
+                .trim()
+                .to_owned();
+            report.verdict = match judged.exit_code {
+                Some(0) => Verdict::Accepted,
+                Some(1 | 2 | 4) => Verdict::WrongAnswer,
+                _ => {
+                    tracing::error!(case = %report.name, %comment, "testlib checker failed");
+                    Verdict::InternalError
+                }
+            };
+            if shown && report.verdict == Verdict::WrongAnswer && !comment.is_empty() {
+                report.hint = Some(comment);
+            }
+        }
         Some(validator) => {
             let boxed = validator_box(context, validator, case)?;
             let mut command =
@@ -525,6 +548,13 @@ async fn run_batch(context: &Context, case: &TestCase) -> Result<TestReport, Err
         }
     }
     Ok(report)
+}
+
+fn testlib(package: &ProblemPackage) -> bool {
+    matches!(
+        package.validator,
+        ValidatorSpec::Custom { testlib: true, .. }
+    )
 }
 
 fn validator_args(case: &TestCase) -> Vec<String> {

@@ -122,9 +122,11 @@ pub enum Item {
 #[derive(Clone, Debug)]
 pub enum ValidatorSpec {
     Default,
-    /// A directory of sources, compiled by the toolchain like a submission.
+    /// A directory of sources, compiled by the toolchain like a submission. `testlib`: a
+    /// testlib checker (Codeforces, Polygon), recognised by the `testlib.h` beside it.
     Custom {
         dir: PathBuf,
+        testlib: bool,
     },
 }
 
@@ -275,9 +277,11 @@ impl ProblemPackage {
         };
         let validator = match (custom, custom_dir) {
             (false, _) => ValidatorSpec::Default,
-            (true, Some(dir)) => ValidatorSpec::Custom {
-                dir: single_subdirectory(&dir)?,
-            },
+            (true, Some(dir)) => {
+                let dir = single_subdirectory(&dir)?;
+                let testlib = dir.join("testlib.h").is_file();
+                ValidatorSpec::Custom { dir, testlib }
+            }
             (true, None) => {
                 return Err(error(
                     dir,

@@ -155,3 +155,77 @@ async fn a_validator_that_does_not_compile_is_the_problems_fault() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_testlib_checker_gets_input_output_answer_and_its_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(
+        root.join("problem.yaml"),
+        "name: double\nvalidation: custom\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("data/sample")).unwrap();
+    std::fs::create_dir_all(root.join("data/secret")).unwrap();
+    for (group, input, answer) in [
+        ("sample", "2", "4"),
+        ("secret", "21", "42"),
+        ("secret", "-1", "-2"),
+    ] {
+        let name = format!("data/{group}/{input}");
+        std::fs::write(root.join(format!("{name}.in")), input).unwrap();
+        std::fs::write(root.join(format!("{name}.ans")), answer).unwrap();
+    }
+    let checker = root.join("output_validators/checker");
+    std::fs::create_dir_all(&checker).unwrap();
+    // A stand-in for testlib.h: its presence marks a testlib checker.
+    std::fs::write(
+        checker.join("testlib.h"),
+        "#include <cstdio>\n#include <cstdlib>\n",
+    )
+    .unwrap();
+    std::fs::write(
+        checker.join("checker.cpp"),
+        r#"#include "testlib.h"
+int main(int argc, char **argv) {
+    // checker input output answer: 0 ok, 1 wrong, 3 the checker's own failure.
+    long in, out, ans;
+    FILE *i = fopen(argv[1], "r"), *o = fopen(argv[2], "r"), *a = fopen(argv[3], "r");
+    if (fscanf(i, "%ld", &in) != 1 || fscanf(a, "%ld", &ans) != 1) return 3;
+    if (in < 0) return 3;
+    if (fscanf(o, "%ld", &out) != 1 || out != ans) { fprintf(stderr, "expected %ld, read another\n", ans); return 1; }
+    return 0;
+}
+"#,
+    )
+    .unwrap();
+    let package = Arc::new(ProblemPackage::load(root).unwrap());
+    let grade = |source: &'static str| {
+        let package = package.clone();
+        async move {
+            let submission = Submission {
+                files: vec![("a.py".into(), source.as_bytes().to_vec())],
+                entry: None,
+            };
+            let mut options = GradeOptions::new(2);
+            options.stop_at_first_failure = false;
+            grader()
+                .grade(&package, "python", submission, &options, &|_| {})
+                .await
+                .unwrap()
+        }
+    };
+    let report = grade("print(2 * int(input()))").await;
+    let verdicts: Vec<Verdict> = report.tests.iter().map(|t| t.verdict).collect();
+    // The checker fails on the negative case: the problem's fault, not a verdict.
+    assert_eq!(
+        verdicts,
+        [Verdict::Accepted, Verdict::InternalError, Verdict::Accepted]
+    );
+    let report = grade("print(3)").await;
+    assert_eq!(report.verdict, Verdict::WrongAnswer);
+    assert_eq!(
+        report.tests[0].hint.as_deref(),
+        Some("expected 4, read another")
+    );
+}

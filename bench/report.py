@@ -6,6 +6,7 @@ benchmark needs nothing beyond Python's standard library.
 import csv
 import datetime
 import html
+import json
 import os
 import re
 import sys
@@ -198,6 +199,25 @@ def main():
         open(os.path.join(out, "grading.md")).read().strip(),
         "",
     ]
+    lines += [
+        "## Languages added as configuration: hello world through the gateway",
+        "",
+        "| language | first request (compiles) | compile | second request (cache hit) | `ab -n 200 -c 20` req/s | mean ms | p50 ms | p99 ms | failed |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for language in ["java", "go", "rust", "javascript"]:
+        path = os.path.join(out, f"{language}_n200_c20.txt")
+        if not os.path.exists(path):
+            continue
+        first = open(os.path.join(out, f"{language}_cold.txt")).read().strip().splitlines()
+        second = open(os.path.join(out, f"{language}_cached.txt")).read().strip().splitlines()
+        compile_ms = json.loads(first[0])["compile"]["wall_time_ms"]
+        r = parse_ab(path)
+        lines.append(
+            f"| {language} | {float(first[-1]) * 1e3:.0f} ms | {compile_ms:.0f} ms | {float(second[-1]) * 1e3:.0f} ms "
+            f"| **{r['rps']:.1f}** | {r['mean']:.1f} | {r['p50']:.0f} | {r['p99']:.0f} | {r['failed'] + r['non2xx']} of {r['complete']} |"
+        )
+    lines.append("")
     verify_seconds = os.path.join(out, "verify_seconds")
     if os.path.exists(verify_seconds):
         summary = [l for l in open(os.path.join(out, "verify.txt")) if l.startswith("judgelet:")]

@@ -55,6 +55,17 @@ $bin/judgelet-bench-overhead distinct-c "$url/function/cc" 100 20 > "$out/c_cold
 curl -sf -X POST -H 'Content-Type: text/plain' --data-binary @bench/programs/hello.c "$url/function/cc" >/dev/null
 ab_run c_warm_n100_c20 100 20 cc hello.c
 ab_run c_warm_n2000_c20 2000 20 cc hello.c
+for program in Main.java hello.go hello.rs hello.js; do
+  language=$(case $program in *.java) echo java;; *.go) echo go;; *.rs) echo rust;; *.js) echo javascript;; esac)
+  echo "bench: $language"
+  mark "$language"
+  $python -c 'import json, sys; print(json.dumps({"source": open(sys.argv[1]).read()}))' "bench/programs/$program" > "$out/$language.json"
+  for pass in cold cached; do
+    curl -sf -X POST -H 'Content-Type: application/json' --data-binary "@$out/$language.json" \
+      -w '\n%{time_total}\n' "$url/function/$language" > "$out/${language}_$pass.txt"
+  done
+  ab -q -n 200 -c 20 -p "bench/programs/$program" -T text/plain "$url/function/$language" > "$out/${language}_n200_c20.txt" 2>&1
+done
 mark end
 sleep 0.5
 kill "$sampler"

@@ -7,6 +7,10 @@ set -euo pipefail
 packages=(
   gcc g++ libc6-dev        # the C and C++ toolchains judgelet runs submissions with
   python3                  # the Python toolchain (/usr/bin/python3)
+  openjdk-17-jdk-headless  # Java
+  golang-go                # Go
+  rustc                    # Rust (Debian's, in /usr: the sandbox shows /usr, not ~/.cargo)
+  nodejs                   # JavaScript
   apache2-utils            # ab, for bench/run.sh
   curl ca-certificates     # the README's examples and the gateway tests' report replay
 )

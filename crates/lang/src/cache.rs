@@ -65,6 +65,8 @@ impl CompileReport {
 pub struct Entry {
     pub dir: PathBuf,
     pub report: CompileReport,
+    /// The artifact files in `dir`.
+    pub artifacts: Vec<String>,
 }
 
 const REPORT_FILE: &str = "compile.json";
@@ -106,9 +108,22 @@ impl CompileCache {
             .files
             .iter()
             .flat_map(|(name, bytes)| [name.as_bytes(), &bytes[..]]);
+        // Everything that shapes the compiler's run: a changed environment or view of the
+        // file system must not be served an old result.
+        let environment = language
+            .env
+            .iter()
+            .flat_map(|(k, v)| [k.as_bytes(), v.as_bytes()])
+            .chain(
+                language
+                    .readonly
+                    .iter()
+                    .map(|p| p.as_os_str().as_encoded_bytes()),
+            );
         let fields = [language.id.as_bytes(), language.version.as_bytes()]
             .into_iter()
             .chain(compile.iter().map(|a| a.as_bytes()))
+            .chain(environment)
             .chain(files)
             .chain(submission.entry.as_deref().map(str::as_bytes));
         for field in fields {
@@ -157,7 +172,12 @@ impl CompileCache {
         if let Ok(file) = fs::File::options().write(true).open(dir.join(REPORT_FILE)) {
             let _ = file.set_modified(SystemTime::now());
         }
-        Some(Entry { dir, report })
+        let artifacts = artifact_names(&dir);
+        Some(Entry {
+            dir,
+            report,
+            artifacts,
+        })
     }
 
     async fn insert<F, Fut>(&self, key: &str, compile: F) -> Result<Entry, Error>
@@ -204,7 +224,12 @@ impl CompileCache {
                 return Err(cache_error(e));
             }
         }
-        Ok(Entry { dir, report })
+        let artifacts = artifact_names(&dir);
+        Ok(Entry {
+            dir,
+            report,
+            artifacts,
+        })
     }
 
     /// Entries with their size and last use, staging directories left out.
@@ -254,6 +279,19 @@ pub(crate) fn write_artifact(staging: &Path, name: &str, bytes: &[u8]) -> io::Re
     let path = staging.join(name);
     fs::write(&path, bytes)?;
     fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
+}
+
+/// The files of an entry other than its report.
+fn artifact_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|name| name != REPORT_FILE)
+        .collect();
+    names.sort();
+    names
 }
 
 fn dir_bytes(dir: &Path) -> u64 {

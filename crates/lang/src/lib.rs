@@ -64,7 +64,8 @@ impl Default for ToolchainConfig {
                 cpu_time_ms: 10_000,
                 wall_time_ms: 20_000,
                 memory_kib: 512 * 1024,
-                processes: 32,
+                // Go's and Java's compilers run many threads.
+                processes: 128,
                 stdout_bytes: 1 << 20,
                 stderr_bytes: 64 << 10,
                 file_size_bytes: 128 << 20,
@@ -219,17 +220,22 @@ impl Toolchain {
                 limit.as_str()
             ));
         }
-        for artifact in &language.artifacts {
+        let left = boxed.list_files()?;
+        for pattern in &language.artifacts {
             if !success {
                 break;
             }
-            match boxed.read_file(artifact, limits.file_size_bytes)? {
-                Some(bytes) => cache::write_artifact(&staging, artifact, &bytes)
-                    .map_err(|e| Error::Cache(format!("store {artifact}: {e}")))?,
-                None => {
-                    success = false;
-                    output.push_str(&format!("judgelet: the compiler left no {artifact}\n"));
-                }
+            let names: Vec<&String> = left.iter().filter(|name| matches(pattern, name)).collect();
+            if names.is_empty() {
+                success = false;
+                output.push_str(&format!("judgelet: the compiler left no {pattern}\n"));
+            }
+            for name in names {
+                let Some(bytes) = boxed.read_file(name, limits.file_size_bytes)? else {
+                    continue;
+                };
+                cache::write_artifact(&staging, name, &bytes)
+                    .map_err(|e| Error::Cache(format!("store {name}: {e}")))?;
             }
         }
         Ok(CompileReport {
@@ -255,7 +261,20 @@ impl Toolchain {
     ) -> Result<RunReport, Error> {
         let boxed = self.new_box_for(program)?;
         let command = command(&program.language, &program.run, args, limits, stdin);
-        Ok(self.sandbox.run(&boxed, &command).await?)
+        let mut report = self.sandbox.run(&boxed, &command).await?;
+        let out_of_memory = program
+            .language
+            .out_of_memory
+            .as_deref()
+            .is_some_and(|marker| {
+                report.status == sandbox::Status::RunTimeError
+                    && String::from_utf8_lossy(&report.stderr.bytes).contains(marker)
+            });
+        if out_of_memory {
+            report.status = sandbox::Status::MemoryLimitExceeded;
+            report.limit_exceeded = Some(sandbox::LimitKind::Memory);
+        }
+        Ok(report)
     }
 
     /// A fresh box holding what `program` needs to run; add files, then [`Toolchain::command`].
@@ -263,8 +282,8 @@ impl Toolchain {
         let boxed = self.sandbox.new_box()?;
         match &program.files {
             ProgramFiles::Compiled(entry) => {
-                for artifact in &program.language.artifacts {
-                    boxed.add_readonly(&entry.dir.join(artifact), artifact)?;
+                for name in &entry.artifacts {
+                    boxed.add_readonly(&entry.dir.join(name), name)?;
                 }
             }
             ProgramFiles::Source(submission) => {
@@ -313,12 +332,31 @@ fn command(
     stdin: Vec<u8>,
 ) -> Command {
     let mut command = Command::new(&argv[0], limits);
+    // Runtimes with their own heap limit (the JVM) follow the run's memory limit.
+    let memory_mib = (limits.memory_kib / 1024).to_string();
     command
-        .args(argv[1..].iter().chain(extra_args).cloned())
+        .args(
+            argv[1..]
+                .iter()
+                .map(|a| a.replace("{memory_mib}", &memory_mib)),
+        )
+        .args(extra_args.iter().cloned())
         .stdin(stdin);
     for (key, value) in &language.env {
         command.env(key, value);
     }
     command.readonly = language.readonly.clone();
     command
+}
+
+/// `*` in an artifact pattern matches any run of characters (`*.class`).
+fn matches(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((prefix, suffix)) => {
+            name.len() >= prefix.len() + suffix.len()
+                && name.starts_with(prefix)
+                && name.ends_with(suffix)
+        }
+    }
 }

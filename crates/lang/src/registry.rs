@@ -29,6 +29,7 @@ struct LanguageSpec {
     env: BTreeMap<String, String>,
     #[serde(default)]
     readonly: Vec<PathBuf>,
+    out_of_memory: Option<String>,
 }
 
 /// One language, as configured and as found on this machine.
@@ -47,6 +48,9 @@ pub struct Language {
     pub run: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub readonly: Vec<PathBuf>,
+    /// Text on stderr by which the runtime says it ran out of memory (a JVM's
+    /// `OutOfMemoryError`): such a run is `memory_limit_exceeded`, as a cgroup kill is.
+    pub out_of_memory: Option<String>,
     /// First line of the version command's output.
     pub version: String,
 }
@@ -124,6 +128,7 @@ impl Registry {
                         run: spec.run,
                         env: spec.env,
                         readonly: spec.readonly,
+                        out_of_memory: spec.out_of_memory,
                         version,
                     };
                     registry.languages.insert(id, Arc::new(language));
@@ -181,7 +186,9 @@ fn check(id: &str, spec: &LanguageSpec) -> Result<(), String> {
         ));
     }
     if let Some(bad) = spec.artifacts.iter().find(|a| !plain(a)) {
-        return Err(format!("artifact {bad:?} must be a plain file name"));
+        return Err(format!(
+            "artifact {bad:?} must be a plain file name or pattern"
+        ));
     }
     let absolute = |cmd: &[String], what: &str| match cmd.first() {
         Some(program) if program.starts_with('/') => Ok(()),

@@ -89,7 +89,8 @@ impl Submission {
         }
     }
 
-    /// Expands `{sources}` and `{entry}` in a command line.
+    /// Expands `{sources}`, `{entry}` and `{entry_stem}` (the entry without its extension: a
+    /// Java class) in a command line. `{memory_mib}` is left for the run to fill in.
     pub(crate) fn expand(
         &self,
         language: &Language,
@@ -109,12 +110,20 @@ impl Submission {
                     }
                     out.extend(sources);
                 }
-                "{entry}" => out.push(self.entry_for(language).ok_or_else(|| {
-                    format!(
-                        "cannot tell which file to run: name an entry point, or call it {}",
-                        language.source_file
-                    )
-                })?),
+                "{entry}" | "{entry_stem}" => {
+                    let entry = self.entry_for(language).ok_or_else(|| {
+                        format!(
+                            "cannot tell which file to run: name an entry point, or call it {}",
+                            language.source_file
+                        )
+                    })?;
+                    out.push(match arg.as_str() {
+                        "{entry}" => entry,
+                        _ => entry
+                            .rsplit_once('.')
+                            .map_or(entry.clone(), |(stem, _)| stem.to_owned()),
+                    });
+                }
                 _ => out.push(arg.clone()),
             }
         }

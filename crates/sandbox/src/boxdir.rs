@@ -116,6 +116,22 @@ impl SandboxBox {
         Ok((bytes.len() as u64 <= max_bytes).then_some(bytes))
     }
 
+    /// Names of the regular files directly in the box (links and directories left out).
+    pub fn list_files(&self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(Error::io("list a box"))? {
+            let entry = entry.map_err(Error::io("list a box"))?;
+            // file_type() does not follow links.
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                if let Some(name) = entry.file_name().to_str() {
+                    names.push(name.to_owned());
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
     /// A direct child of the box: no separators, no `.` or `..`.
     fn entry(&self, name: &str) -> Result<PathBuf> {
         if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {

@@ -275,8 +275,13 @@ fn measure(
         .ok()
         .or_else(|| exited.map(|r| (r.utime_us + r.stime_us) * 1000))
         .unwrap_or(0);
-    let peak_kib = cgroup.memory_peak_bytes().map_or(0, |b| b / 1024);
-    let memory_kib = peak_kib.max(exited.map_or(0, |r| r.maxrss_kib));
+    // The cgroup's peak is what the tree was charged, the figure the limit applies to. The
+    // largest RSS also counts shared library pages charged to others (a JVM's exceed its
+    // heap), so it only stands in where the kernel keeps no peak (cgroup v2 before 5.19).
+    let memory_kib = match cgroup.memory_peak_bytes() {
+        Some(bytes) => bytes / 1024,
+        None => exited.map_or(0, |r| r.maxrss_kib),
+    };
     let limit_exceeded = classify(
         killed.map(|(why, _)| why),
         oom,

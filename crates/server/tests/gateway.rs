@@ -238,7 +238,19 @@ async fn every_system_route_answers() {
         .iter()
         .map(|f| f["name"].as_str().unwrap())
         .collect();
-    for name in ["c", "cc", "cpp", "python", "pythontimeout", "run"] {
+    for name in [
+        "c",
+        "cc",
+        "cpp",
+        "python",
+        "pythontimeout",
+        "run",
+        "grade",
+        "java",
+        "go",
+        "rust",
+        "javascript",
+    ] {
         assert!(names.contains(&name), "{names:?}");
     }
     let python = functions.iter().find(|f| f["name"] == "python").unwrap();

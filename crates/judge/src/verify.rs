@@ -233,21 +233,11 @@ pub async fn derive_time_limit(
     let mut graded = Vec::new();
     let mut slowest_ms: f64 = 0.0;
     for submission in submissions.into_iter().filter(|s| s.folder == "accepted") {
-        let start = Instant::now();
-        let report = grader
-            .grade_within(
-                package,
-                &submission.language,
-                submission.read()?,
-                options,
-                cap,
-                &|_| {},
-            )
-            .await?;
+        let (report, seconds) = grade_timed(grader, package, &submission, options, cap).await?;
         if report.verdict == Verdict::Accepted {
             slowest_ms = slowest_ms.max(report.cpu_time_ms);
         }
-        graded.push((submission, report, start.elapsed().as_secs_f64()));
+        graded.push((submission, report, seconds));
     }
     let limit = match slowest_ms > 0.0 || !graded.is_empty() {
         true => TimeLimit {
@@ -265,6 +255,28 @@ pub async fn derive_time_limit(
         },
     };
     Ok((limit, graded))
+}
+
+/// Grades a packaged submission within `limit`; the report, and how long it took.
+async fn grade_timed(
+    grader: &Grader,
+    package: &Arc<ProblemPackage>,
+    submission: &PackagedSubmission,
+    options: &GradeOptions,
+    limit: TimeLimit,
+) -> Result<(GradeReport, f64), Error> {
+    let start = Instant::now();
+    let report = grader
+        .grade_within(
+            package,
+            &submission.language,
+            submission.read()?,
+            options,
+            limit,
+            &|_| {},
+        )
+        .await?;
+    Ok((report, start.elapsed().as_secs_f64()))
 }
 
 /// One submission's verification.
@@ -351,18 +363,9 @@ pub async fn verify(
         .iter()
         .filter(|s| !done.iter().any(|(d, _, _)| d.name == s.name))
     {
-        let start = Instant::now();
-        let report = grader
-            .grade_within(
-                package,
-                &submission.language,
-                submission.read()?,
-                options,
-                stretched,
-                &|_| {},
-            )
-            .await?;
-        record(submission, &report, start.elapsed().as_secs_f64());
+        let (report, seconds) =
+            grade_timed(grader, package, submission, options, stretched).await?;
+        record(submission, &report, seconds);
     }
     Ok(Verification {
         problem: package.id.clone(),

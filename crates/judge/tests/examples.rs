@@ -1,40 +1,13 @@
 //! The example problems shipped in `problems/`: every submission gets the verdict its folder
 //! expects, and grading reports what a person needs.
 
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+mod common;
 
-use judge::{GradeOptions, Grader, GraderConfig, ProblemPackage, Verdict};
-use lang::{Submission, Toolchain, ToolchainConfig};
-use sandbox::{Sandbox, SandboxConfig};
+use std::sync::Arc;
 
-fn grader() -> &'static Grader {
-    static GRADER: OnceLock<(Grader, tempfile::TempDir)> = OnceLock::new();
-    &GRADER
-        .get_or_init(|| {
-            let cache = tempfile::tempdir_in("/dev/shm").unwrap();
-            let toolchain = Toolchain::new(
-                Sandbox::new(SandboxConfig::default()).unwrap(),
-                ToolchainConfig {
-                    cache_dir: cache.path().to_owned(),
-                    ..ToolchainConfig::default()
-                },
-            )
-            .unwrap();
-            (
-                Grader::new(Arc::new(toolchain), GraderConfig::default()),
-                cache,
-            )
-        })
-        .0
-}
-
-fn problem(id: &str) -> Arc<ProblemPackage> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../problems")
-        .join(id);
-    Arc::new(ProblemPackage::load(&dir).unwrap())
-}
+use common::{grader, problem};
+use judge::{GradeOptions, ProblemPackage, Verdict};
+use lang::Submission;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_example_submission_gets_its_folders_verdict() {

@@ -1,33 +1,12 @@
 //! Java, Go, Rust and JavaScript, added as configuration only (`languages.toml`): each runs,
 //! reports its compiler's errors, is held to time and memory limits, and grades.
 
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+mod common;
 
-use judge::{GradeOptions, Grader, GraderConfig, ProblemPackage, Verdict};
-use lang::{RunRequest, RunStatus, Submission, Toolchain, ToolchainConfig};
-use sandbox::{LimitKind, LimitsRequest, Sandbox, SandboxConfig};
-
-fn grader() -> &'static Grader {
-    static GRADER: OnceLock<(Grader, tempfile::TempDir)> = OnceLock::new();
-    &GRADER
-        .get_or_init(|| {
-            let cache = tempfile::tempdir_in("/dev/shm").unwrap();
-            let toolchain = Toolchain::new(
-                Sandbox::new(SandboxConfig::default()).unwrap(),
-                ToolchainConfig {
-                    cache_dir: cache.path().to_owned(),
-                    ..ToolchainConfig::default()
-                },
-            )
-            .unwrap();
-            (
-                Grader::new(Arc::new(toolchain), GraderConfig::default()),
-                cache,
-            )
-        })
-        .0
-}
+use common::{grader, problem};
+use judge::{GradeOptions, Verdict};
+use lang::{RunRequest, RunStatus, Submission};
+use sandbox::{LimitKind, LimitsRequest};
 
 struct Programs {
     language: &'static str,
@@ -168,8 +147,7 @@ async fn each_new_language_runs_fails_and_is_held_to_its_limits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_new_language_grades_right_and_wrong_answers() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../problems/average");
-    let average = Arc::new(ProblemPackage::load(&dir).unwrap());
+    let average = problem("average");
     for p in &PROGRAMS {
         let language = grader().toolchain().language(p.language).unwrap().clone();
         for (source, expected) in [

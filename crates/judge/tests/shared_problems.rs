@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use judge::{GradeOptions, Grader, GraderConfig, ProblemPackage};
-use lang::{Toolchain, ToolchainConfig};
-use sandbox::{Sandbox, SandboxConfig};
+mod common;
+
+use judge::{GradeOptions, ProblemPackage};
 
 fn shared_problems() -> PathBuf {
     let dir = std::env::var_os("JUDGELET_SHARED_PROBLEMS")
@@ -47,17 +47,7 @@ fn packages(root: &Path) -> Vec<PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_shared_submission_gets_the_verdict_its_folder_expects() {
     let root = shared_problems();
-    let cache = tempfile::tempdir_in("/dev/shm").unwrap();
-    let sandbox = Sandbox::new(SandboxConfig::default()).unwrap();
-    let toolchain = Toolchain::new(
-        sandbox,
-        ToolchainConfig {
-            cache_dir: cache.path().to_owned(),
-            ..ToolchainConfig::default()
-        },
-    )
-    .unwrap();
-    let grader = Grader::new(Arc::new(toolchain), GraderConfig::default());
+    let grader = common::grader();
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let options = GradeOptions::new(cpus);
     let packages = packages(&root);
@@ -66,7 +56,7 @@ async fn every_shared_submission_gets_the_verdict_its_folder_expects() {
     let mut disagreements = Vec::new();
     for dir in &packages {
         let package = Arc::new(ProblemPackage::load(dir).unwrap());
-        let verification = judge::verify::verify(&grader, &package, &options, &|c| {
+        let verification = judge::verify::verify(grader, &package, &options, &|c| {
             eprintln!(
                 "{} {:<55} expected {:<20} got {} ({} at the limit)",
                 if c.agrees { "ok " } else { "BAD" },

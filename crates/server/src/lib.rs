@@ -320,15 +320,10 @@ async fn run_function(
     let json = is_json(headers);
     let config = &state.config;
     let limit = match json {
-        true => config.max_source_bytes + config.max_stdin_bytes + (64 << 10),
+        true => config.max_json_bytes(),
         false => config.max_source_bytes,
     };
-    let bytes: Bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::TooLarge {
-            what: "the request body",
-            limit,
-        })?;
+    let bytes = read_body(body, limit).await?;
     let request = match json {
         true => decode_json(function, &bytes, config)?,
         false => {
@@ -359,30 +354,47 @@ async fn run_function(
     Ok((outcome, json))
 }
 
-fn decode_json(
-    function: &Function,
-    bytes: &[u8],
-    config: &ServerConfig,
-) -> Result<RunRequest, ApiError> {
-    let body: RunBody = serde_json::from_slice(bytes).map_err(|e| {
+impl ServerConfig {
+    /// A JSON request may carry the largest source and stdin, and some room for the rest.
+    fn max_json_bytes(&self) -> usize {
+        self.max_source_bytes + self.max_stdin_bytes + (64 << 10)
+    }
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::TooLarge {
+            what: "the request body",
+            limit,
+        })
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
         ApiError::BadRequest(format!(
             "malformed JSON at line {}, column {}: {e}",
             e.line(),
             e.column()
         ))
-    })?;
-    if body.source.len() > config.max_source_bytes {
-        return Err(ApiError::TooLarge {
-            what: "the source",
-            limit: config.max_source_bytes,
-        });
+    })
+}
+
+fn at_most(what: &'static str, len: usize, limit: usize) -> Result<(), ApiError> {
+    match len > limit {
+        true => Err(ApiError::TooLarge { what, limit }),
+        false => Ok(()),
     }
-    if body.stdin.len() > config.max_stdin_bytes {
-        return Err(ApiError::TooLarge {
-            what: "stdin",
-            limit: config.max_stdin_bytes,
-        });
-    }
+}
+
+fn decode_json(
+    function: &Function,
+    bytes: &[u8],
+    config: &ServerConfig,
+) -> Result<RunRequest, ApiError> {
+    let body: RunBody = parse_json(bytes)?;
+    at_most("the source", body.source.len(), config.max_source_bytes)?;
+    at_most("stdin", body.stdin.len(), config.max_stdin_bytes)?;
     let language = match (&function.target, body.language) {
         (Target::Run | Target::Grade, Some(language)) => language,
         (Target::Run | Target::Grade, None) => {
@@ -574,26 +586,9 @@ async fn grade(
         ));
     }
     let config = &state.config;
-    let limit = config.max_source_bytes + config.max_stdin_bytes + (64 << 10);
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::TooLarge {
-            what: "the request body",
-            limit,
-        })?;
-    let body: GradeBody = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "malformed JSON at line {}, column {}: {e}",
-            e.line(),
-            e.column()
-        ))
-    })?;
-    if body.source.len() > config.max_source_bytes {
-        return Err(ApiError::TooLarge {
-            what: "the source",
-            limit: config.max_source_bytes,
-        });
-    }
+    let bytes = read_body(body, config.max_json_bytes()).await?;
+    let body: GradeBody = parse_json(&bytes)?;
+    at_most("the source", body.source.len(), config.max_source_bytes)?;
     let language = state.toolchain.language(&body.language)?.clone();
     let package = match (body.problem, body.tests) {
         (Some(id), None) => {

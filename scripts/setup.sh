@@ -3,6 +3,7 @@
 # Idempotent: packages already present are left alone, and apt is not touched when nothing
 # is missing. Needs root (or sudo) only when something must be installed.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=(
   gcc g++ libc6-dev        # the C and C++ toolchains judgelet runs submissions with
@@ -13,6 +14,7 @@ packages=(
   nodejs                   # JavaScript
   apache2-utils            # ab, for bench/run.sh
   curl ca-certificates     # the README's examples and the gateway tests' report replay
+  chromium                 # the page's end-to-end tests (driven by playwright-core)
 )
 
 missing=()
@@ -32,4 +34,8 @@ command -v cargo >/dev/null || {
   echo "setup: cargo not found: install the Rust toolchain (https://rustup.rs) and run again" >&2
   exit 1
 }
+# The page's tools (playwright-core for its tests, vite to rebuild it), from the lockfile.
+if [[ ! -d web/node_modules ]] || [[ web/package-lock.json -nt web/node_modules ]]; then
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+fi
 echo "setup: ok"

@@ -12,3 +12,14 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace --all-targets
+
+# The page: its committed build must be what its sources build to, and it must work in a
+# real browser against a real server.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+(cd web && npx vite build --logLevel error --outDir "$scratch" --emptyOutDir)
+diff -r "$scratch" crates/server/web || {
+  echo "test: crates/server/web is stale: run web/build.sh and commit the result" >&2
+  exit 1
+}
+JUDGELET_BIN=target/debug/judgelet node web/e2e/run.mjs

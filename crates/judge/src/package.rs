@@ -154,6 +154,37 @@ pub struct ProblemPackage {
     pub constants: BTreeMap<String, String>,
     pub cases: Vec<TestCase>,
     pub root: Group,
+    /// The problem statement, as its author wrote it.
+    pub statement: Option<Statement>,
+}
+
+/// A problem statement from `problem_statement/`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Statement {
+    /// `markdown` or `latex`.
+    pub format: String,
+    pub text: String,
+}
+
+/// The English (or only) statement: Markdown preferred, LaTeX otherwise.
+fn load_statement(dir: &Path) -> Option<Statement> {
+    let folder = ["problem_statement", "statement"]
+        .iter()
+        .map(|d| dir.join(d))
+        .find(|d| d.is_dir())?;
+    let candidates = [
+        ("problem.en.md", "markdown"),
+        ("problem.md", "markdown"),
+        ("problem.en.tex", "latex"),
+        ("problem.tex", "latex"),
+    ];
+    candidates.iter().find_map(|(file, format)| {
+        let text = fs::read_to_string(folder.join(file)).ok()?;
+        Some(Statement {
+            format: (*format).to_owned(),
+            text,
+        })
+    })
 }
 
 fn error(path: &Path, message: impl Into<String>) -> Error {
@@ -327,6 +358,7 @@ impl ProblemPackage {
             constants,
             cases,
             root,
+            statement: load_statement(dir),
         })
     }
 
@@ -380,6 +412,7 @@ impl ProblemPackage {
                 items: (0..cases.len()).map(Item::Case).collect(),
             },
             cases,
+            statement: None,
         })
     }
 

@@ -162,6 +162,9 @@ pub fn app(state: Arc<AppState>) -> Router {
                  body: Body| async move { invoke(&state, &name, &headers, body).await },
             ),
         )
+        .route("/", get(|| async { page("index.html") }))
+        .route("/app.js", get(|| async { page("app.js") }))
+        .route("/app.css", get(|| async { page("app.css") }))
         .route("/system/functions", get(system_functions))
         .route("/languages", get(languages))
         .route("/problems", get(problems))
@@ -221,6 +224,34 @@ pub async fn serve(
     }
 }
 
+/// The page (`web/`, built into `crates/server/web/` and committed), embedded so the one
+/// binary is the whole local product.
+fn page(file: &str) -> Response {
+    let (body, kind): (&'static [u8], &str) = match file {
+        "index.html" => (
+            include_bytes!("../web/index.html"),
+            "text/html; charset=utf-8",
+        ),
+        "app.js" => (
+            include_bytes!("../web/app.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        _ => (include_bytes!("../web/app.css"), "text/css; charset=utf-8"),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            // A page with no external requests at all: scripts and styles only from here.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 fn not_found() -> ApiError {
     ApiError::NotFound("no such path; functions are at POST /function/<name>".into())
 }
@@ -252,36 +283,28 @@ fn is_json(headers: &HeaderMap) -> bool {
         .unwrap_or(false)
 }
 
-async fn invoke(state: &AppState, name: &str, headers: &HeaderMap, body: Body) -> Response {
+async fn invoke(state: &Arc<AppState>, name: &str, headers: &HeaderMap, body: Body) -> Response {
     let start = Instant::now();
     match state.function(name) {
         Ok(function) => {
             function.invocations.fetch_add(1, Ordering::Relaxed);
             let response = match function.target {
-                Target::Grade => match grade(state, headers, body).await {
-                    Ok(report) => {
-                        state
-                            .metrics
-                            .outcomes
-                            .get_or_create(&Outcome {
-                                function_name: name.to_owned(),
-                                status: report.verdict.as_str().to_owned(),
-                            })
-                            .inc();
-                        Json(report).into_response()
+                Target::Grade => match grade_job(state, headers, body).await {
+                    Ok(job) if wants_events(headers) => {
+                        grade_events(state.clone(), job, name.to_owned())
                     }
+                    Ok(job) => match grade(state, job, &|_| {}).await {
+                        Ok(report) => {
+                            record_outcome(state, name, report.verdict.as_str());
+                            Json(report).into_response()
+                        }
+                        Err(e) => e.into_response(),
+                    },
                     Err(e) => e.into_response(),
                 },
                 _ => match run_function(state, function, headers, body).await {
                     Ok((outcome, json)) => {
-                        state
-                            .metrics
-                            .outcomes
-                            .get_or_create(&Outcome {
-                                function_name: name.to_owned(),
-                                status: outcome.status().as_str().to_owned(),
-                            })
-                            .inc();
+                        record_outcome(state, name, outcome.status().as_str());
                         respond(&outcome, json)
                     }
                     Err(e) => e.into_response(),
@@ -539,6 +562,7 @@ async fn problems(State(state): State<Arc<AppState>>) -> Response {
             "memory_mib": package.memory_mib,
             "tests": package.cases.len(),
             "samples": samples,
+            "statement": package.statement,
         }));
     }
     Json(list).into_response()
@@ -575,11 +599,19 @@ struct InlineTest {
     answer: String,
 }
 
-async fn grade(
+/// A decoded grade request.
+struct GradeJob {
+    package: Arc<judge::ProblemPackage>,
+    language: String,
+    submission: lang::Submission,
+    stop_at_first_failure: bool,
+}
+
+async fn grade_job(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
-) -> Result<judge::GradeReport, ApiError> {
+) -> Result<GradeJob, ApiError> {
     if !is_json(headers) {
         return Err(ApiError::UnsupportedMediaType(
             "grade takes application/json: {language, source, problem} or {..., tests}".into(),
@@ -618,21 +650,106 @@ async fn grade(
             ))
         }
     };
+    Ok(GradeJob {
+        package,
+        submission: lang::Submission::single(&language, body.source.into_bytes()),
+        language: language.id.clone(),
+        stop_at_first_failure: body.stop_at_first_failure,
+    })
+}
+
+/// Grades a job; its test cases take sandbox slots like any run. `on_test` hears of each case.
+async fn grade(
+    state: &AppState,
+    job: GradeJob,
+    on_test: &(dyn Fn(&judge::TestReport) + Send + Sync),
+) -> Result<judge::GradeReport, ApiError> {
     let _place = state.admission.admit_many()?;
     let options = judge::GradeOptions {
-        stop_at_first_failure: body.stop_at_first_failure,
+        stop_at_first_failure: job.stop_at_first_failure,
         reveal_secret: false,
         slots: state.admission.slots(),
     };
-    let submission = lang::Submission::single(&language, body.source.into_bytes());
     state
         .grader
-        .grade(&package, &language.id, submission, &options, &|_| {})
+        .grade(
+            &job.package,
+            &job.language,
+            job.submission,
+            &options,
+            on_test,
+        )
         .await
         .map_err(|e| match e {
             judge::Error::Lang(e) => e.into(),
             other => ApiError::Internal(other.to_string()),
         })
+}
+
+fn wants_events(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"))
+}
+
+/// Grading as server-sent events: `test` for each case as it is judged (in order), then
+/// `report` with the whole report, or `error`. The client hanging up aborts the grading.
+fn grade_events(state: Arc<AppState>, job: GradeJob, function: String) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    fn event(name: &str, data: &impl serde::Serialize) -> Event {
+        Event::default()
+            .event(name)
+            .data(serde_json::to_string(data).unwrap_or_default())
+    }
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let task = tokio::spawn(async move {
+        let tests = sender.clone();
+        let on_test = move |test: &judge::TestReport| {
+            let _ = tests.send(event("test", test));
+        };
+        let last = match grade(&state, job, &on_test).await {
+            Ok(report) => {
+                record_outcome(&state, &function, report.verdict.as_str());
+                event("report", &report)
+            }
+            Err(e) => event(
+                "error",
+                &json!({ "status": e.status().as_u16(), "message": e.to_string() }),
+            ),
+        };
+        let _ = sender.send(last);
+    });
+    let stream = futures_util::stream::unfold(
+        (receiver, AbortOnDrop(task)),
+        |(mut receiver, guard)| async move {
+            let event = receiver.recv().await?;
+            Some((Ok::<_, std::convert::Infallible>(event), (receiver, guard)))
+        },
+    );
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// Aborts a task when the response it feeds is dropped (the client went away).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn record_outcome(state: &AppState, function: &str, status: &str) {
+    state
+        .metrics
+        .outcomes
+        .get_or_create(&Outcome {
+            function_name: function.to_owned(),
+            status: status.to_owned(),
+        })
+        .inc();
 }
 
 async fn languages(State(state): State<Arc<AppState>>) -> Response {

@@ -580,3 +580,39 @@ async fn grade_takes_inline_tests_with_validator_flags() {
         .await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test]
+async fn the_page_is_served_and_grading_streams_each_test_as_it_is_judged() {
+    let server = Server::start(2, 64, 64_600).await;
+    let page = server.http.get(server.url("/")).send().await.unwrap();
+    assert_eq!(header(&page, "content-type"), "text/html; charset=utf-8");
+    assert!(header(&page, "content-security-policy").starts_with("default-src 'self'"));
+    assert!(page.text().await.unwrap().contains("src=\"/app.js\""));
+    let script = server.http.get(server.url("/app.js")).send().await.unwrap();
+    assert_eq!(script.status(), 200);
+
+    let response = server
+        .http
+        .post(server.url("/function/grade"))
+        .header("content-type", "application/json")
+        .header("accept", "text/event-stream")
+        .json(&json!({"language": "python", "problem": "average",
+                      "source": "n = int(input())\nprint(sum(map(int, input().split())) / n)"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&response, "content-type"), "text/event-stream");
+    let text = response.text().await.unwrap();
+    let events: Vec<(&str, Value)> = text
+        .split("\n\n")
+        .filter_map(|block| {
+            let event = block.lines().find_map(|l| l.strip_prefix("event: "))?;
+            let data = block.lines().find_map(|l| l.strip_prefix("data: "))?;
+            Some((event, serde_json::from_str(data).unwrap()))
+        })
+        .collect();
+    let names: Vec<&str> = events.iter().map(|(e, _)| *e).collect();
+    assert_eq!(names, ["test", "test", "test", "report"], "{text}");
+    assert_eq!(events[0].1["name"], "sample/1");
+    assert_eq!(events[3].1["verdict"], "accepted");
+}

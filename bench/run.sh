@@ -25,7 +25,8 @@ if [[ -d $shared ]]; then
   echo "bench: verifying the shared problem corpus (several minutes)"
   start=$SECONDS
   # shellcheck disable=SC2046 # one argument per package directory
-  $bin/judgelet verify $(find "$shared" -name problem.yaml -printf '%h\n' | sort) > /dev/null 2> "$out/verify.txt" || true
+  # --slowness 1.5: this VM is slower than some packages' authors' machines (docs/grading.md).
+  $bin/judgelet verify --slowness 1.5 $(find "$shared" -name problem.yaml -printf '%h\n' | sort) > /dev/null 2> "$out/verify.txt" || true
   echo $((SECONDS - start)) > "$out/verify_seconds"
 fi
 

@@ -82,6 +82,11 @@ enum Commands {
         /// Problem package directories.
         #[arg(required = true)]
         problems: Vec<PathBuf>,
+        /// How many times slower this machine is than the ones the packages' time limits were
+        /// set on: verification runs are stretched by it (too-slow submissions are still
+        /// judged at the limit itself).
+        #[arg(long, default_value_t = 1.0)]
+        slowness: f64,
         #[arg(long)]
         json: bool,
     },
@@ -178,7 +183,11 @@ fn dispatch(cli: Cli) -> Result<u8> {
             all,
             json,
         } => grade(&cli.common, &problem, &submission, language, all, json),
-        Commands::Verify { problems, json } => verify(&cli.common, &problems, json),
+        Commands::Verify {
+            problems,
+            slowness,
+            json,
+        } => verify(&cli.common, &problems, slowness, json),
         Commands::Serve(args) => serve(&cli.common, &args, None),
         Commands::Function { name, serve: args } => serve(&cli.common, &args, Some(&name)),
     }
@@ -344,11 +353,14 @@ async fn shutdown_signal() {
 }
 
 /// Grading runs as many cases at once as there are CPUs.
-fn grader(common: &Common) -> Result<(judge::Grader, judge::GradeOptions)> {
+fn grader(
+    common: &Common,
+    config: judge::GraderConfig,
+) -> Result<(judge::Grader, judge::GradeOptions)> {
     let toolchain = std::sync::Arc::new(toolchain(common)?);
     let parallelism = std::thread::available_parallelism().map_or(1, |n| n.get());
     Ok((
-        judge::Grader::new(toolchain, judge::GraderConfig::default()),
+        judge::Grader::new(toolchain, config),
         judge::GradeOptions::new(parallelism),
     ))
 }
@@ -361,7 +373,7 @@ fn grade(
     all: bool,
     json: bool,
 ) -> Result<u8> {
-    let (grader, mut options) = grader(common)?;
+    let (grader, mut options) = grader(common, judge::GraderConfig::default())?;
     options.stop_at_first_failure = !all;
     options.reveal_secret = true;
     let package = std::sync::Arc::new(judge::ProblemPackage::load(problem)?);
@@ -435,8 +447,12 @@ fn grade(
     })
 }
 
-fn verify(common: &Common, problems: &[PathBuf], json: bool) -> Result<u8> {
-    let (grader, options) = grader(common)?;
+fn verify(common: &Common, problems: &[PathBuf], slowness: f64, json: bool) -> Result<u8> {
+    let config = judge::GraderConfig {
+        slowness,
+        ..judge::GraderConfig::default()
+    };
+    let (grader, options) = grader(common, config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -101,6 +101,12 @@ pub struct GraderConfig {
     pub validator_limits: Limits,
     /// The CPU time an accepted submission may take while a time limit is being derived.
     pub derivation_cap_s: f64,
+    /// How many times slower this judge runs than the machines the packages' time limits were
+    /// set on. Verification stretches its runs by it (besides the packages' safety margin),
+    /// so a slower judge does not file the authors' accepted solutions as too slow; a
+    /// submission filed as too slow is still judged at the limit itself. Grading is not
+    /// affected.
+    pub slowness: f64,
 }
 
 impl Default for GraderConfig {
@@ -116,6 +122,7 @@ impl Default for GraderConfig {
                 ..Limits::RUN_DEFAULTS
             },
             derivation_cap_s: 20.0,
+            slowness: 1.0,
         }
     }
 }

@@ -9,10 +9,11 @@
 //!
 //! As problemtools does, verification runs with the time limit stretched by the package's
 //! safety margin (`time_safety_margin`, legacy, default 2; `time_limit_to_tle`, default 1.5):
-//! a submission filed as accepted must finish within it, one filed as too slow must still be
-//! running at it. Limits are set on the authors' machines; the margin keeps a slower judge from
-//! calling their accepted solutions too slow. An accepted run that needed the margin is marked
-//! `slow`. Grading proper always uses the limit itself.
+//! a submission filed as accepted must finish within it, one filed as too slow must be too slow
+//! at the limit itself, the others must fail as filed. Limits are set on the authors' machines;
+//! the margin keeps a slower judge from calling their accepted solutions too slow. A run whose
+//! verdict at the limit itself differs is marked time-sensitive. A judge known to be slower than the authors' machines stretches further
+//! (`GraderConfig::slowness`). Grading proper always uses the limit itself.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -331,7 +332,7 @@ pub async fn verify(
         }
     };
     let stretched = TimeLimit {
-        seconds: time_limit.seconds * package.tle_margin,
+        seconds: time_limit.seconds * package.tle_margin * grader.config.slowness,
         ..time_limit
     };
     let mut checked = Vec::new();

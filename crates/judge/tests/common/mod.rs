@@ -1,5 +1,5 @@
-//! What the judge's integration tests share: one grader per test binary, with a compile cache
-//! of its own, and the repository's example problems.
+//! What the judge's integration tests share: one toolchain per test binary, with a compile
+//! cache of its own, a grader on it, and the repository's example problems.
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -8,9 +8,10 @@ use judge::{Grader, GraderConfig, ProblemPackage};
 use lang::{Toolchain, ToolchainConfig};
 use sandbox::{Sandbox, SandboxConfig};
 
-pub fn grader() -> &'static Grader {
-    static GRADER: OnceLock<(Grader, tempfile::TempDir)> = OnceLock::new();
-    &GRADER
+/// The test binary's toolchain.
+pub fn toolchain() -> Arc<Toolchain> {
+    static TOOLCHAIN: OnceLock<(Arc<Toolchain>, tempfile::TempDir)> = OnceLock::new();
+    TOOLCHAIN
         .get_or_init(|| {
             let cache = tempfile::tempdir_in("/dev/shm").unwrap();
             let toolchain = Toolchain::new(
@@ -21,16 +22,20 @@ pub fn grader() -> &'static Grader {
                 },
             )
             .unwrap();
-            (
-                Grader::new(Arc::new(toolchain), GraderConfig::default()),
-                cache,
-            )
+            (Arc::new(toolchain), cache)
         })
         .0
+        .clone()
+}
+
+// Every test binary compiles this module; the corpus test builds a grader of its own.
+#[allow(dead_code)]
+pub fn grader() -> &'static Grader {
+    static GRADER: OnceLock<Grader> = OnceLock::new();
+    GRADER.get_or_init(|| Grader::new(toolchain(), GraderConfig::default()))
 }
 
 /// A problem of the repository's `problems/`.
-// Every test binary compiles this module; the corpus test needs no example problem.
 #[allow(dead_code)]
 pub fn problem(id: &str) -> Arc<ProblemPackage> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

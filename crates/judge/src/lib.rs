@@ -692,10 +692,7 @@ async fn run_interactive(context: &Context, case: &TestCase) -> Result<TestRepor
         }
     };
     let shown = case.sample || context.reveal_secret;
-    let rejected_first = judged.exit_code == Some(43)
-        && solved
-            .as_ref()
-            .is_none_or(|solved| judged.ended_at < solved.ended_at);
+    let rejected_first = rejection_came_first(&judged, solved.as_ref());
     let mut report = match &solved {
         Some(solved) => base_report(case, solved, solved.status.into()),
         None => TestReport {
@@ -718,9 +715,62 @@ async fn run_interactive(context: &Context, case: &TestCase) -> Result<TestRepor
     Ok(report)
 }
 
+/// Whether the validator rejected before the submission ended. The stamps order most ends,
+/// but the validator's is taken when its init reaps it, after its pipes already closed: a
+/// submission woken by that close can end (and be stamped) first on a busy machine. A
+/// submission killed by SIGPIPE wrote to a pipe the validator no longer read, so its end
+/// came from the validator's, whatever the stamps say.
+fn rejection_came_first(judged: &RunReport, solved: Option<&RunReport>) -> bool {
+    judged.exit_code == Some(43)
+        && solved.is_none_or(|solved| {
+            solved.signal == Some(SIGPIPE) || judged.ended_at < solved.ended_at
+        })
+}
+
+/// Linux's SIGPIPE; the judge crate has no other use for libc.
+const SIGPIPE: i32 = 13;
+
 fn sandbox_io(source: std::io::Error) -> Error {
     Error::Sandbox(sandbox::Error::Io {
         context: "create a pipe between submission and validator",
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn ended(exit_code: Option<i32>, signal: Option<i32>, at_ms: u64) -> RunReport {
+        RunReport {
+            status: sandbox::Status::Ok,
+            limit_exceeded: None,
+            exit_code,
+            signal,
+            cpu_time_ms: 0.0,
+            wall_time_ms: 0.0,
+            memory_kib: 0,
+            stdout: Default::default(),
+            stderr: Default::default(),
+            limits: Limits::RUN_DEFAULTS,
+            ended_at: Duration::from_millis(at_ms),
+        }
+    }
+
+    #[test]
+    fn a_rejection_comes_first_by_the_stamps_or_by_a_broken_pipe() {
+        let rejected = ended(Some(43), None, 10);
+        // Stamped after the rejection, or never ended: the rejection came first.
+        assert!(rejection_came_first(&rejected, Some(&ended(Some(1), None, 11))));
+        assert!(rejection_came_first(&rejected, None));
+        // Stamped before: the submission's failure came first.
+        assert!(!rejection_came_first(&rejected, Some(&ended(Some(1), None, 9))));
+        assert!(!rejection_came_first(&rejected, Some(&ended(None, Some(11), 9))));
+        // Killed by a write nobody read: caused by the validator's end, whatever the stamps.
+        assert!(rejection_came_first(&rejected, Some(&ended(None, Some(SIGPIPE), 9))));
+        // An acceptance never overrides the submission's own failure.
+        let accepted = ended(Some(42), None, 10);
+        assert!(!rejection_came_first(&accepted, Some(&ended(None, Some(SIGPIPE), 11))));
+    }
 }

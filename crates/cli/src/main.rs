@@ -33,6 +33,7 @@ struct Common {
         long,
         global = true,
         value_name = "DIR",
+        env = "JUDGELET_STATE_DIR",
         default_value = "/dev/shm/judgelet"
     )]
     state_dir: PathBuf,
@@ -45,6 +46,16 @@ struct Common {
     /// How many uids from --uid-base judgelet may use.
     #[arg(long, global = true, default_value_t = 1_000)]
     uid_count: u32,
+    /// How runs are isolated: `namespaces` (needs root or CAP_SYS_ADMIN) or `unprivileged`
+    /// (Landlock, seccomp and rlimits, for pods that may not create namespaces; see
+    /// docs/deploy.md for what it cannot guarantee).
+    #[arg(
+        long,
+        global = true,
+        env = "JUDGELET_ISOLATION",
+        default_value = "namespaces"
+    )]
+    isolation: sandbox::Isolation,
 }
 
 #[derive(Subcommand)]
@@ -225,6 +236,7 @@ fn toolchain(common: &Common) -> Result<Toolchain> {
         state_dir: common.state_dir.clone(),
         uid_base: common.uid_base,
         uid_count: common.uid_count,
+        isolation: common.isolation,
         ..SandboxConfig::default()
     })?;
     let config = ToolchainConfig {

@@ -295,3 +295,74 @@ fn sigterm_kills_runs_still_going_at_the_drain_deadline() {
     }
     panic!("programs outlived the server");
 }
+
+/// `judgelet` as `nobody` with every capability dropped, in a fresh state directory.
+fn judgelet_as_nobody(ws: &Workspace, args: &[&str]) -> Output {
+    Command::new("/usr/bin/setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+            env!("CARGO_BIN_EXE_judgelet"),
+        ])
+        .args(args)
+        .env("JUDGELET_STATE_DIR", ws.dir.path().join("state"))
+        .current_dir(ws.dir.path())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn without_privileges_only_the_unprivileged_tier_runs_and_it_says_so() {
+    if unsafe { libc::geteuid() } != 0 {
+        return; // needs root to become nobody
+    }
+    let ws = Workspace::new();
+    std::fs::set_permissions(
+        ws.dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let c = ws.file(
+        "sum.c",
+        "#include <stdio.h>\nint main(void){puts(\"compiled and ran\");return 0;}",
+    );
+    // Never a silent fallback: the default tier refuses, naming what is missing.
+    let out = judgelet_as_nobody(&ws, &["run", arg(&c)]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("sandbox unavailable"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = judgelet_as_nobody(
+        &ws,
+        &["run", "--isolation", "unprivileged", "--json", arg(&c)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["stdout"], "compiled and ran\n");
+    assert_eq!(report["isolation"], "unprivileged");
+
+    // Runtimes that report running out of memory are memory_limit_exceeded, even where
+    // the allocation fails up front.
+    for (name, source) in [
+        ("big.py", "x = bytearray(1 << 33)\n"),
+        ("grow.py", "x = []\nwhile True:\n    x.append(bytearray(1 << 20))\n"),
+        (
+            "grow.cpp",
+            "#include <vector>\nint main(){std::vector<std::vector<char>> v; for(;;) v.emplace_back(1<<20, 1);}",
+        ),
+    ] {
+        let source = ws.file(name, source);
+        let out = judgelet_as_nobody(
+            &ws,
+            &["run", "--isolation", "unprivileged", "--memory-limit", "64", arg(&source)],
+        );
+        assert_eq!(out.status.code(), Some(13), "{name}: {}", text(&out.stderr));
+    }
+}

@@ -755,6 +755,7 @@ mod tests {
             stderr: Default::default(),
             limits: Limits::RUN_DEFAULTS,
             ended_at: Duration::from_millis(at_ms),
+            isolation: sandbox::Isolation::Namespaces,
         }
     }
 
@@ -762,15 +763,30 @@ mod tests {
     fn a_rejection_comes_first_by_the_stamps_or_by_a_broken_pipe() {
         let rejected = ended(Some(43), None, 10);
         // Stamped after the rejection, or never ended: the rejection came first.
-        assert!(rejection_came_first(&rejected, Some(&ended(Some(1), None, 11))));
+        assert!(rejection_came_first(
+            &rejected,
+            Some(&ended(Some(1), None, 11))
+        ));
         assert!(rejection_came_first(&rejected, None));
         // Stamped before: the submission's failure came first.
-        assert!(!rejection_came_first(&rejected, Some(&ended(Some(1), None, 9))));
-        assert!(!rejection_came_first(&rejected, Some(&ended(None, Some(11), 9))));
+        assert!(!rejection_came_first(
+            &rejected,
+            Some(&ended(Some(1), None, 9))
+        ));
+        assert!(!rejection_came_first(
+            &rejected,
+            Some(&ended(None, Some(11), 9))
+        ));
         // Killed by a write nobody read: caused by the validator's end, whatever the stamps.
-        assert!(rejection_came_first(&rejected, Some(&ended(None, Some(SIGPIPE), 9))));
+        assert!(rejection_came_first(
+            &rejected,
+            Some(&ended(None, Some(SIGPIPE), 9))
+        ));
         // An acceptance never overrides the submission's own failure.
         let accepted = ended(Some(42), None, 10);
-        assert!(!rejection_came_first(&accepted, Some(&ended(None, Some(SIGPIPE), 11))));
+        assert!(!rejection_came_first(
+            &accepted,
+            Some(&ended(None, Some(SIGPIPE), 11))
+        ));
     }
 }

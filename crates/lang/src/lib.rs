@@ -320,6 +320,7 @@ impl Toolchain {
             run,
             limits,
             clamped,
+            isolation: self.sandbox().isolation(),
         })
     }
 }

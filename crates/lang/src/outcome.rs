@@ -6,7 +6,7 @@ use std::sync::Arc;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use sandbox::{Captured, Clamp, LimitKind, Limits, RunReport, Status};
+use sandbox::{Captured, Clamp, Isolation, LimitKind, Limits, RunReport, Status};
 
 use crate::cache::CompileReport;
 use crate::registry::Language;
@@ -65,6 +65,8 @@ pub struct RunOutcome {
     pub run: Option<RunReport>,
     pub limits: Limits,
     pub clamped: Vec<Clamp>,
+    /// The sandbox's isolation tier, which the compilation and the run had.
+    pub isolation: Isolation,
 }
 
 impl RunOutcome {
@@ -135,6 +137,7 @@ impl RunOutcome {
             compile: self.compile.clone(),
             limits: self.limits,
             clamped: self.clamped.clone(),
+            isolation: self.isolation,
         }
     }
 }
@@ -173,6 +176,8 @@ pub struct RunResponse {
     pub limits: Limits,
     /// Requested limits the server changed (above its maxima).
     pub clamped: Vec<Clamp>,
+    /// How the run was isolated: `namespaces` or `unprivileged`.
+    pub isolation: Isolation,
 }
 
 #[derive(Default)]

@@ -13,12 +13,15 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::slots::Lease;
-use crate::Inner;
+use crate::unprivileged::tmp_dir_of;
+use crate::{Inner, Isolation};
 
 /// A fresh directory, shown at `/box` to the programs run in it, owned by a host uid that no
 /// other live box has. Removed, with everything in it, when dropped.
 pub struct SandboxBox {
     dir: PathBuf,
+    /// The box's own `/tmp` in the `unprivileged` tier, which has no mount namespace.
+    tmp: Option<PathBuf>,
     lease: Lease,
     inner: Arc<Inner>,
 }
@@ -31,17 +34,29 @@ impl SandboxBox {
             .map_err(|e| Error::Unavailable(e.to_string()))?
             .ok_or(Error::Full)?;
         let dir = inner.box_path(inner.next_box.fetch_add(1, Ordering::Relaxed));
-        let made = fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&dir)
-            .and_then(|()| {
-                std::os::unix::fs::chown(&dir, Some(lease.host_uid), Some(lease.host_uid))
+        let tmp = (inner.isolation == Isolation::Unprivileged).then(|| tmp_dir_of(&dir));
+        let made = [Some(&dir), tmp.as_ref()]
+            .into_iter()
+            .flatten()
+            .try_for_each(|d| {
+                fs::DirBuilder::new().mode(0o700).create(d)?;
+                std::os::unix::fs::chown(d, Some(lease.host_uid), Some(lease.host_gid))
             });
         if let Err(e) = made {
             inner.slots.release_lease(&lease);
             return Err(Error::io("create a box directory")(e));
         }
-        Ok(SandboxBox { dir, lease, inner })
+        Ok(SandboxBox {
+            dir,
+            tmp,
+            lease,
+            inner,
+        })
+    }
+
+    /// The box's `/tmp` on the host, in the `unprivileged` tier.
+    pub(crate) fn tmp_dir(&self) -> Option<&Path> {
+        self.tmp.as_deref()
     }
 
     /// The box's directory on the host.
@@ -69,7 +84,7 @@ impl SandboxBox {
             .open(&path)
             .map_err(Error::io("create a file in a box"))?;
         io::Write::write_all(&mut file, contents).map_err(Error::io("write a file in a box"))?;
-        std::os::unix::fs::fchown(&file, Some(self.lease.host_uid), Some(self.lease.host_uid))
+        std::os::unix::fs::fchown(&file, Some(self.lease.host_uid), Some(self.lease.host_gid))
             .map_err(Error::io("give a box file to its user"))
     }
 
@@ -148,8 +163,10 @@ impl Drop for SandboxBox {
     fn drop(&mut self) {
         // std's remove_dir_all opens each level with O_NOFOLLOW and unlinks links as links,
         // so a link the program planted towards a host path removes only the link.
-        if let Err(e) = fs::remove_dir_all(&self.dir) {
-            tracing::warn!(dir = %self.dir.display(), error = %e, "cannot remove box");
+        for dir in [Some(&self.dir), self.tmp.as_ref()].into_iter().flatten() {
+            if let Err(e) = fs::remove_dir_all(dir) {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot remove box");
+            }
         }
         self.inner.slots.release_lease(&self.lease);
     }
@@ -175,8 +192,10 @@ pub(crate) fn prepare_state_dir(state_dir: &Path, instance_dir: &Path) -> Result
     for stale in crate::stale_instances(state_dir) {
         let _ = fs::remove_dir_all(stale);
     }
+    // Traversable, not listable: in the unprivileged tier a program reaches its box at its
+    // host path, as the box's uid.
     fs::DirBuilder::new()
-        .mode(0o700)
+        .mode(0o711)
         .create(instance_dir)
         .map_err(|e| unavailable("create an instance directory in", e))
 }

@@ -45,18 +45,30 @@ pub(crate) struct ChildFds {
     pub control: RawFd,
     /// `cgroup.procs` of each of the run's cgroup directories.
     pub cgroup_procs: Vec<RawFd>,
-    /// The slot's user namespace, which the program joins.
+    /// The slot's user namespace, which the program joins (-1 without namespaces).
     pub userns: RawFd,
-    /// The slot's network namespace, which `init` joins.
+    /// The slot's network namespace, which `init` joins (-1 without namespaces).
     pub netns: RawFd,
     /// Pipe (close-on-exec) on which the program reports a failure before `execve`.
     pub exec_error_read: RawFd,
     pub exec_error_write: RawFd,
 }
 
+/// How the child isolates the program.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Mode {
+    /// `init` is pid 1 of fresh namespaces and joins the run's cgroup.
+    Namespaces,
+    /// No namespaces (the `unprivileged` tier): `init` is a subreaper, the program leads a
+    /// process group of its own, which `init` kills at the end; the program enforces a
+    /// Landlock ruleset on itself, and switches to the slot's ids when `switch_ids`.
+    Unprivileged { landlock: RawFd, switch_ids: bool },
+}
+
 /// Everything the child does, prepared by the supervisor.
 pub(crate) struct ChildPlan {
     pub fds: ChildFds,
+    pub mode: Mode,
     /// Every descriptor above, sorted: `init` closes all others at once.
     keep: Vec<RawFd>,
     pub ops: Vec<Op>,
@@ -89,6 +101,7 @@ impl ChildPlan {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         fds: ChildFds,
+        mode: Mode,
         ops: Vec<Op>,
         root: CString,
         (uid, gid): (u32, u32),
@@ -111,10 +124,15 @@ impl ChildPlan {
             fds.exec_error_write,
         ];
         keep.extend(&fds.cgroup_procs);
+        if let Mode::Unprivileged { landlock, .. } = mode {
+            keep.push(landlock);
+        }
+        keep.retain(|&fd| fd >= 0);
         keep.sort_unstable();
         keep.dedup();
         let mut plan = ChildPlan {
             fds,
+            mode,
             keep,
             ops,
             root,
@@ -247,6 +265,19 @@ pub(crate) unsafe fn clone3(namespaces: c_int) -> io::Result<Forked> {
         &mut args as *mut CloneArgs,
         size_of::<CloneArgs>(),
     );
+    // Container runtimes' default seccomp profiles answer ENOSYS to clone3 (its flags are
+    // out of a filter's reach); clone takes the same flags and returns the pidfd too.
+    let ret = match ret {
+        -1 if errno() == libc::ENOSYS => libc::syscall(
+            libc::SYS_clone,
+            args.flags | libc::SIGCHLD as u64,
+            0usize,
+            &mut pidfd as *mut c_int,
+            0usize,
+            0usize,
+        ),
+        ret => ret,
+    };
     match ret {
         -1 => Err(io::Error::last_os_error()),
         0 => Ok(Forked::Child),
@@ -257,11 +288,15 @@ pub(crate) unsafe fn clone3(namespaces: c_int) -> io::Result<Forked> {
     }
 }
 
-/// Starts `init` in fresh pid, mount, IPC and UTS namespaces. Returns its pidfd as
-/// soon as the child exists; the child reports on the plan's status pipe.
+/// Starts `init`, in fresh pid, mount, IPC and UTS namespaces unless the plan has none.
+/// Returns its pidfd as soon as the child exists; the child reports on the status pipe.
 pub(crate) fn spawn(plan: &ChildPlan) -> io::Result<OwnedFd> {
-    let namespaces =
-        libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
+    let namespaces = match plan.mode {
+        Mode::Namespaces => {
+            libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS
+        }
+        Mode::Unprivileged { .. } => 0,
+    };
     // SAFETY: the child runs only `init_main`, which makes system calls on data prepared in
     // `plan` and never returns.
     match unsafe { clone3(namespaces)? } {
@@ -315,6 +350,62 @@ unsafe fn init_main(plan: &ChildPlan) -> ! {
         init_fail(plan, Stage::Namespaces, errno());
     }
 
+    match plan.mode {
+        Mode::Namespaces => enter_namespaces(plan),
+        // Orphans of the program come to init, so the whole tree stays init's to reap.
+        Mode::Unprivileged { .. } => {
+            if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0 {
+                init_fail(plan, Stage::Namespaces, errno());
+            }
+        }
+    }
+
+    let stack_top = plan.stack.as_ptr().add(plan.stack.len()) as usize & !15;
+    let pid = libc::clone(
+        program_main,
+        stack_top as *mut c_void,
+        libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+        plan as *const ChildPlan as *mut c_void,
+    );
+    if pid < 0 {
+        init_fail(plan, Stage::Exec, errno());
+    }
+    // The program has called execve or died: report a failure it wrote before execve.
+    libc::close(plan.fds.exec_error_write);
+    let mut failure = [0i32; 2];
+    let n = libc::read(
+        plan.fds.exec_error_read,
+        failure.as_mut_ptr().cast::<c_void>(),
+        size_of::<[i32; 2]>(),
+    );
+    if n == size_of::<[i32; 2]>() as isize {
+        let stage = Stage::ALL
+            .get(failure[0] as usize)
+            .copied()
+            .unwrap_or(Stage::Exec);
+        init_fail(plan, stage, failure[1]);
+    }
+    for fd in [
+        plan.fds.exec_error_read,
+        plan.fds.stdin,
+        plan.fds.stdout,
+        plan.fds.stderr,
+        plan.fds.userns,
+        plan.fds.netns,
+    ] {
+        if fd >= 0 {
+            libc::close(fd);
+        }
+    }
+    if let Mode::Unprivileged { landlock, .. } = plan.mode {
+        libc::close(landlock);
+    }
+    supervise(plan, pid, signals)
+}
+
+/// Joins the slot's network namespace, builds the mount tree and pivots into it, and joins
+/// the run's cgroup.
+unsafe fn enter_namespaces(plan: &ChildPlan) {
     if libc::setns(plan.fds.netns, libc::CLONE_NEWNET) != 0 {
         init_fail(plan, Stage::Namespaces, errno());
     }
@@ -365,43 +456,6 @@ unsafe fn init_main(plan: &ChildPlan) -> ! {
         }
         libc::close(fd);
     }
-
-    let stack_top = plan.stack.as_ptr().add(plan.stack.len()) as usize & !15;
-    let pid = libc::clone(
-        program_main,
-        stack_top as *mut c_void,
-        libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-        plan as *const ChildPlan as *mut c_void,
-    );
-    if pid < 0 {
-        init_fail(plan, Stage::Exec, errno());
-    }
-    // The program has called execve or died: report a failure it wrote before execve.
-    libc::close(plan.fds.exec_error_write);
-    let mut failure = [0i32; 2];
-    let n = libc::read(
-        plan.fds.exec_error_read,
-        failure.as_mut_ptr().cast::<c_void>(),
-        size_of::<[i32; 2]>(),
-    );
-    if n == size_of::<[i32; 2]>() as isize {
-        let stage = Stage::ALL
-            .get(failure[0] as usize)
-            .copied()
-            .unwrap_or(Stage::Exec);
-        init_fail(plan, stage, failure[1]);
-    }
-    for fd in [
-        plan.fds.exec_error_read,
-        plan.fds.stdin,
-        plan.fds.stdout,
-        plan.fds.stderr,
-        plan.fds.userns,
-        plan.fds.netns,
-    ] {
-        libc::close(fd);
-    }
-    supervise(plan, pid, signals)
 }
 
 /// Reaps every process of the namespace until the program exits, then reports it. Ends
@@ -424,7 +478,11 @@ unsafe fn supervise(plan: &ChildPlan, program: libc::pid_t, signals: c_int) -> !
             continue;
         }
         if fds[0].revents != 0 {
-            libc::_exit(0);
+            match plan.mode {
+                // The namespace dies with its init.
+                Mode::Namespaces => libc::_exit(0),
+                Mode::Unprivileged { .. } => end_group(plan, program, None),
+            }
         }
         let mut info = MaybeUninit::<libc::signalfd_siginfo>::uninit();
         while libc::read(
@@ -441,25 +499,62 @@ unsafe fn supervise(plan: &ChildPlan, program: libc::pid_t, signals: c_int) -> !
                 break;
             }
             if pid == program {
-                let usage = usage.assume_init();
-                let mut now = MaybeUninit::<libc::timespec>::zeroed();
-                libc::clock_gettime(libc::CLOCK_MONOTONIC, now.as_mut_ptr());
-                let now = now.assume_init();
-                let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
-                let record = Record {
-                    kind: Record::EXITED,
-                    wait_status: status,
-                    utime_us: micros(usage.ru_utime),
-                    stime_us: micros(usage.ru_stime),
-                    maxrss_kib: usage.ru_maxrss as u64,
-                    exited_ns: now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64,
-                    ..Record::default()
-                };
-                write_record(plan.fds.status, &record);
+                if let Mode::Unprivileged { .. } = plan.mode {
+                    end_group(plan, program, Some((status, monotonic_ns())));
+                }
+                write_record(
+                    plan.fds.status,
+                    &exit_record(status, monotonic_ns(), &usage.assume_init()),
+                );
                 libc::_exit(0);
             }
         }
     }
+}
+
+/// Ends an `unprivileged` run: kills the program's process group, reaps every process of
+/// the tree (orphans came to init, the subreaper), and reports the program's end with the
+/// usage of the whole tree. `ended` is the program's wait status and end, if known yet.
+unsafe fn end_group(plan: &ChildPlan, program: libc::pid_t, mut ended: Option<(c_int, u64)>) -> ! {
+    libc::kill(-program, libc::SIGKILL);
+    loop {
+        let mut status = 0;
+        let pid = libc::wait4(-1, &mut status, 0, std::ptr::null_mut());
+        if pid == program {
+            ended.get_or_insert((status, monotonic_ns()));
+        }
+        if pid < 0 && errno() != libc::EINTR {
+            break;
+        }
+    }
+    if let Some((status, at)) = ended {
+        let mut usage = MaybeUninit::<libc::rusage>::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
+        write_record(
+            plan.fds.status,
+            &exit_record(status, at, &usage.assume_init()),
+        );
+    }
+    libc::_exit(0)
+}
+
+fn exit_record(wait_status: c_int, exited_ns: u64, usage: &libc::rusage) -> Record {
+    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    Record {
+        kind: Record::EXITED,
+        wait_status,
+        utime_us: micros(usage.ru_utime),
+        stime_us: micros(usage.ru_stime),
+        maxrss_kib: usage.ru_maxrss as u64,
+        exited_ns,
+        ..Record::default()
+    }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds, without allocating.
+fn monotonic_ns() -> u64 {
+    let now = crate::process::monotonic_now();
+    now.as_secs() * 1_000_000_000 + u64::from(now.subsec_nanos())
 }
 
 /// Reports a failure before execve to `init`, then exits.
@@ -480,13 +575,31 @@ extern "C" fn program_main(arg: *mut c_void) -> c_int {
     unsafe {
         let plan = &*(arg as *const ChildPlan);
         let fds = &plan.fds;
-        if libc::setns(fds.userns, libc::CLONE_NEWUSER) != 0 {
-            return program_fail(plan, Stage::UserNamespace);
-        }
-        if set_ids(libc::SYS_setresgid, plan.gid, plan.gid) != 0
-            || set_ids(libc::SYS_setresuid, plan.uid, plan.uid) != 0
-            || drop_capabilities() != 0
+        let switch_ids = match plan.mode {
+            Mode::Namespaces => {
+                if libc::setns(fds.userns, libc::CLONE_NEWUSER) != 0 {
+                    return program_fail(plan, Stage::UserNamespace);
+                }
+                true
+            }
+            Mode::Unprivileged { switch_ids, .. } => {
+                // The run's process group, led by the program: what init kills at the end.
+                if libc::setpgid(0, 0) != 0 {
+                    return program_fail(plan, Stage::Namespaces);
+                }
+                if switch_ids && set_ids(libc::SYS_setgroups, 0, 0) != 0 {
+                    return program_fail(plan, Stage::DropPrivileges);
+                }
+                switch_ids
+            }
+        };
+        if switch_ids
+            && (set_ids(libc::SYS_setresgid, plan.gid, plan.gid) != 0
+                || set_ids(libc::SYS_setresuid, plan.uid, plan.uid) != 0)
         {
+            return program_fail(plan, Stage::DropPrivileges);
+        }
+        if drop_capabilities() != 0 {
             return program_fail(plan, Stage::DropPrivileges);
         }
         for &(resource, value) in &plan.rlimits {
@@ -529,6 +642,11 @@ extern "C" fn program_main(arg: *mut c_void) -> c_int {
         }
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
             return program_fail(plan, Stage::Seccomp);
+        }
+        if let Mode::Unprivileged { landlock, .. } = plan.mode {
+            if libc::syscall(libc::SYS_landlock_restrict_self, landlock, 0u32) != 0 {
+                return program_fail(plan, Stage::Landlock);
+            }
         }
         for prog in &plan.filter_progs {
             if libc::syscall(

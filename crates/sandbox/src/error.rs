@@ -16,6 +16,8 @@ pub enum Stage {
     UserNamespace,
     DropPrivileges,
     Rlimits,
+    /// Enforcing the run's Landlock ruleset (`unprivileged` tier).
+    Landlock,
     Seccomp,
     Chdir,
     Exec,
@@ -24,7 +26,7 @@ pub enum Stage {
 impl std::fmt::Display for Stage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let text = match self {
-            Stage::Namespaces => "creating namespaces",
+            Stage::Namespaces => "creating the run's namespaces or process group",
             Stage::PrivateMounts => "making mounts private",
             Stage::Mount => "mounting the box file system",
             Stage::PivotRoot => "switching to the box root",
@@ -32,6 +34,7 @@ impl std::fmt::Display for Stage {
             Stage::UserNamespace => "creating the user namespace",
             Stage::DropPrivileges => "dropping privileges",
             Stage::Rlimits => "setting resource limits",
+            Stage::Landlock => "enforcing the Landlock ruleset",
             Stage::Seccomp => "loading the seccomp filter",
             Stage::Chdir => "entering the box directory",
             Stage::Exec => "executing the program",
@@ -41,7 +44,7 @@ impl std::fmt::Display for Stage {
 }
 
 impl Stage {
-    pub(crate) const ALL: [Stage; 11] = [
+    pub(crate) const ALL: [Stage; 12] = [
         Stage::Namespaces,
         Stage::PrivateMounts,
         Stage::Mount,
@@ -50,6 +53,7 @@ impl Stage {
         Stage::UserNamespace,
         Stage::DropPrivileges,
         Stage::Rlimits,
+        Stage::Landlock,
         Stage::Seccomp,
         Stage::Chdir,
         Stage::Exec,

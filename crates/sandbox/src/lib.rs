@@ -14,12 +14,15 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Every run gets fresh pid, mount, IPC and UTS namespaces; a user namespace in which it is
+//! Two isolation tiers ([`Isolation`]). In `namespaces`, the default, every run gets fresh
+//! pid, mount, IPC and UTS namespaces; a user namespace in which it is
 //! uid 1000 (a host uid no other live box has) and a network namespace with no interface up,
 //! both its slot's alone while the run lasts; a fresh cgroup (v2 or v1) for memory, processes
 //! and CPU accounting; rlimits, a seccomp filter and a clean environment.
 //! The box directory is the only writable host path. When the run ends, nothing it started
-//! is left. If the host cannot provide this, [`Sandbox::new`] fails and says what is missing.
+//! is left. `unprivileged` replaces namespaces and cgroups with Landlock, a process group
+//! and rlimits, for pods that may not create namespaces (see `unprivileged.rs`). If the host
+//! cannot provide the chosen tier, [`Sandbox::new`] fails and says what is missing.
 //!
 //! A verdict is a value: time, memory and output limits, crashes and exit codes are a
 //! [`RunReport`]; `Err` means judgelet itself failed.
@@ -36,6 +39,7 @@ mod run;
 mod seccomp;
 mod slots;
 mod spawner;
+mod unprivileged;
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -50,6 +54,51 @@ pub use mounts::{Entry, MountPlan, BOX_PATH};
 pub use report::{Captured, LimitKind, RunReport, Status};
 pub use seccomp::POLICY_JSON as SECCOMP_POLICY_JSON;
 
+/// How a run is isolated. The operator chooses; judgelet never falls back from one tier to
+/// another, and fails to start when the host cannot give the chosen one.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// Fresh namespaces and a cgroup per run: needs root or `CAP_SYS_ADMIN` (a plain host,
+    /// a pod with `SYS_ADMIN`, or one in a user namespace).
+    #[default]
+    Namespaces,
+    /// No namespaces: Landlock, seccomp, rlimits and a process group per run, for pods that
+    /// may not create namespaces. What it cannot guarantee is in docs/deploy.md.
+    Unprivileged,
+}
+
+impl Isolation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isolation::Namespaces => "namespaces",
+            Isolation::Unprivileged => "unprivileged",
+        }
+    }
+}
+
+impl std::fmt::Display for Isolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Isolation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Isolation, String> {
+        match s {
+            "namespaces" => Ok(Isolation::Namespaces),
+            "unprivileged" => Ok(Isolation::Unprivileged),
+            other => Err(format!(
+                "unknown isolation {other:?}: use namespaces or unprivileged"
+            )),
+        }
+    }
+}
+
 /// How a [`Sandbox`] is set up on this host.
 #[derive(Clone, Debug)]
 pub struct SandboxConfig {
@@ -63,6 +112,7 @@ pub struct SandboxConfig {
     pub cgroup_root: Option<PathBuf>,
     /// Host paths shown read-only to every program, besides `/usr` and the root links.
     pub readonly: Vec<PathBuf>,
+    pub isolation: Isolation,
 }
 
 impl Default for SandboxConfig {
@@ -73,6 +123,7 @@ impl Default for SandboxConfig {
             uid_count: 1_000,
             cgroup_root: None,
             readonly: Vec::new(),
+            isolation: Isolation::Namespaces,
         }
     }
 }
@@ -148,7 +199,9 @@ pub struct Sandbox {
 struct Inner {
     instance_dir: PathBuf,
     boxes_dir: PathBuf,
-    cgroups: cgroup::Cgroups,
+    isolation: Isolation,
+    /// `None` in the `unprivileged` tier, which has no cgroup.
+    cgroups: Option<cgroup::Cgroups>,
     /// Forks every run's init (see `spawner`).
     spawner: spawner::Spawner,
     plan: MountPlan,
@@ -185,15 +238,38 @@ impl Sandbox {
                 .map_err(|e| Error::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
         }
         let plan = MountPlan::standard(&config.readonly);
-        let cgroups = cgroup::Cgroups::create(&instance, config.cgroup_root.as_deref())?;
+        let (cgroups, slot_ids, landlock_abi) = match config.isolation {
+            Isolation::Namespaces => (
+                Some(cgroup::Cgroups::create(
+                    &instance,
+                    config.cgroup_root.as_deref(),
+                )?),
+                slots::SlotIds::Namespaces,
+                0,
+            ),
+            Isolation::Unprivileged => {
+                let host = unprivileged::Host::probe()?;
+                let ids = match host.per_slot_uids {
+                    true => slots::SlotIds::PerSlot,
+                    // SAFETY: geteuid and getegid cannot fail.
+                    false => slots::SlotIds::Shared(unsafe { libc::geteuid() }, unsafe {
+                        libc::getegid()
+                    }),
+                };
+                (None, ids, host.landlock_abi)
+            }
+        };
         let spawner = spawner::Spawner::start(spawner::SpawnContext {
             plan: plan.clone(),
             // An empty directory each run mounts its root tmpfs on, privately.
             root: root_dir,
-            filters: seccomp::Filters::compile()?.programs,
+            filters: seccomp::Filters::compile(config.isolation)?.programs,
+            isolation: config.isolation,
+            landlock_abi,
         })
         .map_err(|e| Error::Unavailable(format!("cannot start the sandbox spawner: {e}")))?;
         let inner = Inner {
+            isolation: config.isolation,
             cgroups,
             spawner,
             plan,
@@ -201,6 +277,7 @@ impl Sandbox {
                 config.uid_base,
                 config.uid_count,
                 config.state_dir.join("uid-locks"),
+                slot_ids,
             )
             .map_err(|e| Error::Unavailable(format!("cannot lock box uids: {e}")))?,
             next_box: AtomicU64::new(0),
@@ -215,9 +292,14 @@ impl Sandbox {
         Ok(sandbox)
     }
 
-    /// Which cgroup version this sandbox uses.
-    pub fn cgroup_version(&self) -> CgroupVersion {
-        self.inner.cgroups.version()
+    /// Which cgroup version this sandbox uses; `None` in the `unprivileged` tier.
+    pub fn cgroup_version(&self) -> Option<CgroupVersion> {
+        self.inner.cgroups.as_ref().map(cgroup::Cgroups::version)
+    }
+
+    /// How this sandbox isolates runs.
+    pub fn isolation(&self) -> Isolation {
+        self.inner.isolation
     }
 
     /// The file system every program sees (before per-command read-only paths).

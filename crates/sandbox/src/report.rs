@@ -97,4 +97,6 @@ pub struct RunReport {
     /// interactive run by cause: a side's end comes before anything the other side does
     /// because of it.
     pub ended_at: std::time::Duration,
+    /// The isolation tier the run had.
+    pub isolation: crate::Isolation,
 }

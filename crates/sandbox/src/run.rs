@@ -15,10 +15,12 @@ use crate::cgroup::RunCgroup;
 use crate::child::Record;
 use crate::error::{Error, Result, Stage};
 use crate::limits::Limits;
+use crate::mounts::INNER_UID;
 use crate::process;
 use crate::report::{Captured, LimitKind, RunReport, Status};
 use crate::spawner::{SpawnFds, SpawnRequest};
-use crate::{Command, Inner, Pipes, SandboxBox};
+use crate::unprivileged;
+use crate::{Command, Inner, Isolation, Pipes, SandboxBox};
 
 pub(crate) async fn run(
     inner: &Inner,
@@ -27,10 +29,14 @@ pub(crate) async fn run(
     pipes: Option<Pipes>,
 ) -> Result<RunReport> {
     let limits = command.limits;
-    let cgroup = inner
-        .cgroups
-        .new_run(&limits)
-        .map_err(Error::io("create the run's cgroup"))?;
+    let cgroup = match &inner.cgroups {
+        Some(cgroups) => Some(
+            cgroups
+                .new_run(&limits)
+                .map_err(Error::io("create the run's cgroup"))?,
+        ),
+        None => None,
+    };
 
     // The caller's pipes are moved in and closed here once the child has them, so that the
     // other end sees end-of-file when the program ends.
@@ -44,18 +50,53 @@ pub(crate) async fn run(
     let (stderr_read, stderr_write) = pipe_pair()?;
     let (status_read, status_write) = pipe_pair()?;
     let (control_read, control_write) = pipe_pair()?;
-    let cgroup_procs = cgroup
-        .open_procs()
-        .map_err(Error::io("open the run's cgroup"))?;
-    let namespaces = boxed.lease().namespaces.clone();
-    let request = SpawnRequest {
-        box_dir: boxed.path().to_owned(),
-        memory_kib: limits.memory_kib,
-        readonly: command.readonly.clone(),
-        rlimits: rlimits(&limits),
-        program: command.program.clone(),
-        args: command.args.clone(),
-        env: command.env.clone(),
+    let cgroup_procs = match &cgroup {
+        Some(cgroup) => cgroup
+            .open_procs()
+            .map_err(Error::io("open the run's cgroup"))?,
+        None => Vec::new(),
+    };
+    let lease = boxed.lease();
+    let request = match boxed.tmp_dir() {
+        None => SpawnRequest {
+            box_dir: boxed.path().to_owned(),
+            tmp_dir: None,
+            ids: (INNER_UID, INNER_UID),
+            switch_ids: true,
+            memory_kib: limits.memory_kib,
+            readonly: command.readonly.clone(),
+            rlimits: rlimits(&limits, Uid::Own, false),
+            program: command.program.clone(),
+            args: command.args.clone(),
+            env: command.env.clone(),
+        },
+        Some(tmp_dir) => {
+            let host = |value: &str| unprivileged::translate(value, boxed.path(), tmp_dir);
+            let shared = lease.shared_ids;
+            SpawnRequest {
+                box_dir: boxed.path().to_owned(),
+                tmp_dir: Some(tmp_dir.to_owned()),
+                ids: (lease.host_uid, lease.host_gid),
+                switch_ids: !shared,
+                memory_kib: limits.memory_kib,
+                readonly: command.readonly.clone(),
+                rlimits: rlimits(
+                    &limits,
+                    match shared {
+                        true => Uid::Shared(lease.host_uid),
+                        false => Uid::Own,
+                    },
+                    true,
+                ),
+                program: host(&command.program.to_string_lossy()).into(),
+                args: command.args.iter().map(|a| host(a)).collect(),
+                env: command
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), host(v)))
+                    .collect(),
+            }
+        }
     };
     let fds = SpawnFds {
         stdin: &stdin,
@@ -63,8 +104,7 @@ pub(crate) async fn run(
         stderr: &stderr_write,
         status: &status_write,
         control: &control_read,
-        userns: &namespaces.user,
-        netns: &namespaces.net,
+        namespaces: lease.namespaces.as_ref().map(|ns| (&ns.user, &ns.net)),
         cgroup_procs: &cgroup_procs,
     };
 
@@ -87,14 +127,20 @@ pub(crate) async fn run(
         cgroup_procs,
     ));
 
+    let tree = match cgroup {
+        Some(cgroup) => Tree::Cgroup(cgroup),
+        None => Tree::Group {
+            init: process::pidfd_pid(&pidfd).map_err(Error::io("find the box's init"))?,
+        },
+    };
     let mut running = Running {
         // SAFETY: an OwnedFd keeps its descriptor open and unchanged until it is dropped.
         pidfd: Some(unsafe {
             AsyncFd::register_with_interest(pidfd, Interest::READABLE)
                 .map_err(|e| Error::io("watch the box's init")(e.into()))?
         }),
-        cgroup: Some(cgroup),
-        _control: control_write,
+        tree: Some(tree),
+        control: Some(control_write),
     };
     let mut stdout = Capture::new(stdout_read, limits.stdout_bytes)?;
     let mut stderr = Capture::new(stderr_read, limits.stderr_bytes)?;
@@ -104,10 +150,10 @@ pub(crate) async fn run(
     let wall = start.elapsed();
 
     running.pidfd = None;
-    let cgroup = running
-        .cgroup
+    let tree = running
+        .tree
         .take()
-        .expect("the cgroup lives until the run is measured");
+        .expect("the tree is known until the run is measured");
     let mut record_bytes = Vec::new();
     File::from(status_read)
         .read_to_end(&mut record_bytes)
@@ -116,7 +162,7 @@ pub(crate) async fn run(
     measure(
         record,
         killed,
-        &cgroup,
+        &tree,
         limits,
         wall,
         stdout.finish(),
@@ -124,13 +170,31 @@ pub(crate) async fn run(
     )
 }
 
+/// What a run's processes are, to measure and kill them together.
+enum Tree {
+    /// The run's cgroup; killing `init` ends its pid namespace.
+    Cgroup(RunCgroup),
+    /// `unprivileged` tier: `init` (not a pid namespace's) and the program's process group
+    /// under it. Closing the control pipe makes `init` kill and reap the group.
+    Group { init: libc::pid_t },
+}
+
+impl Tree {
+    fn cpu_time_ns(&self) -> io::Result<u64> {
+        match self {
+            Tree::Cgroup(cgroup) => cgroup.cpu_time_ns(),
+            Tree::Group { init } => unprivileged::tree_cpu_time_ns(*init),
+        }
+    }
+}
+
 /// A started run. Dropping it before the end (the caller's future was dropped) kills the
 /// tree and reaps it off the async runtime.
 struct Running {
     pidfd: Option<AsyncFd<OwnedFd>>,
-    cgroup: Option<RunCgroup>,
+    tree: Option<Tree>,
     /// Its only holder is this process: closing it tells `init` to end the run.
-    _control: OwnedFd,
+    control: Option<OwnedFd>,
 }
 
 impl Running {
@@ -145,16 +209,22 @@ impl Running {
         cpus: u64,
     ) -> Result<Option<(LimitKind, Duration)>> {
         let pidfd = self.pidfd.as_ref().expect("supervised once");
-        let cgroup = self.cgroup.as_ref().expect("supervised once");
+        let tree = self.tree.as_ref().expect("supervised once");
+        let control = &mut self.control;
         let cpu_limit_ns = limits.cpu_time_ms * 1_000_000;
         let wall_deadline = start + Duration::from_millis(limits.wall_time_ms);
         let mut cpu_check = start + cpu_check_after(cpu_limit_ns, cpus);
         let mut killed: Option<(LimitKind, Duration)> = None;
         let (mut exited, mut out_done, mut err_done) = (false, false, false);
-        let kill = |why: LimitKind, killed: &mut Option<(LimitKind, Duration)>| -> Result<()> {
+        let mut kill = |why: LimitKind, killed: &mut Option<(LimitKind, Duration)>| -> Result<()> {
             if killed.is_none() {
                 *killed = Some((why, process::monotonic_now()));
-                process::kill(pidfd.get_ref()).map_err(Error::io("kill a run"))?;
+                match tree {
+                    Tree::Cgroup(_) => {
+                        process::kill(pidfd.get_ref()).map_err(Error::io("kill a run"))?
+                    }
+                    Tree::Group { .. } => drop(control.take()),
+                }
             }
             Ok(())
         };
@@ -177,7 +247,7 @@ impl Running {
                     kill(LimitKind::WallTime, &mut killed)?;
                 }
                 () = sleep_until(cpu_check), if !exited && killed.is_none() => {
-                    let used = cgroup.cpu_time_ns().map_err(Error::io("read CPU time"))?;
+                    let used = tree.cpu_time_ns().map_err(Error::io("read CPU time"))?;
                     if used > cpu_limit_ns {
                         kill(LimitKind::CpuTime, &mut killed)?;
                     } else {
@@ -195,11 +265,17 @@ impl Drop for Running {
         let Some(pidfd) = self.pidfd.take().map(AsyncFd::into_inner) else {
             return;
         };
-        let _ = process::kill(&pidfd);
-        let reaper = Reaper {
-            pidfd,
-            cgroup: self.cgroup.take(),
+        let cgroup = match self.tree.take() {
+            Some(Tree::Cgroup(cgroup)) => {
+                let _ = process::kill(&pidfd);
+                Some(cgroup)
+            }
+            // init kills and reaps the group once the control pipe closes, then exits;
+            // killing init would leave the group behind.
+            Some(Tree::Group { .. }) | None => None,
         };
+        drop(self.control.take());
+        let reaper = Reaper { pidfd, cgroup };
         // Waiting must not block a runtime thread. A runtime that is shutting down drops the
         // task unrun, and with it the reaper, which then waits right there: shutdown is
         // where blocking is fine.
@@ -211,6 +287,7 @@ impl Drop for Running {
 }
 
 /// Removes a killed run's cgroup once its tree is gone (a millisecond or two after the kill).
+/// Without a cgroup, init's exit is the tree's end: it exits after reaping the whole group.
 struct Reaper {
     pidfd: OwnedFd,
     cgroup: Option<RunCgroup>,
@@ -238,7 +315,7 @@ fn cpu_check_after(remaining_ns: u64, cpus: u64) -> Duration {
 fn measure(
     record: Option<Record>,
     killed: Option<(LimitKind, Duration)>,
-    cgroup: &RunCgroup,
+    tree: &Tree,
     limits: Limits,
     wall: Duration,
     stdout: Captured,
@@ -250,7 +327,14 @@ fn measure(
             source: io::Error::from_raw_os_error(record.errno),
         });
     }
-    let oom = cgroup.oom_kills().map_err(Error::io("read OOM kills"))? > 0;
+    let cgroup = match tree {
+        Tree::Cgroup(cgroup) => Some(cgroup),
+        Tree::Group { .. } => None,
+    };
+    let oom_killed = match cgroup {
+        Some(cgroup) => cgroup.oom_kills().map_err(Error::io("read OOM kills"))? > 0,
+        None => false,
+    };
     let exited = record.filter(|r| r.kind == Record::EXITED);
     let (exit_code, signal) = match exited {
         Some(r) if libc::WIFEXITED(r.wait_status) => (Some(libc::WEXITSTATUS(r.wait_status)), None),
@@ -262,7 +346,7 @@ fn measure(
             })
         }
         // init was killed before the program ended, and the program with it.
-        None if killed.is_some() || oom => (None, Some(libc::SIGKILL)),
+        None if killed.is_some() || oom_killed => (None, Some(libc::SIGKILL)),
         None => {
             return Err(Error::Io {
                 context: "the box's init ended without a report",
@@ -271,17 +355,21 @@ fn measure(
         }
     };
     let cpu_ns = cgroup
-        .cpu_time_ns()
-        .ok()
+        .and_then(|c| c.cpu_time_ns().ok())
         .or_else(|| exited.map(|r| (r.utime_us + r.stime_us) * 1000))
         .unwrap_or(0);
     // The cgroup's peak is what the tree was charged, the figure the limit applies to. The
     // largest RSS also counts shared library pages charged to others (a JVM's exceed its
-    // heap), so it only stands in where the kernel keeps no peak (cgroup v2 before 5.19).
-    let memory_kib = match cgroup.memory_peak_bytes() {
+    // heap), so it only stands in where the kernel keeps no peak (cgroup v2 before 5.19,
+    // and the unprivileged tier, where it is the largest of any one process).
+    let memory_kib = match cgroup.and_then(RunCgroup::memory_peak_bytes) {
         Some(bytes) => bytes / 1024,
         None => exited.map_or(0, |r| r.maxrss_kib),
     };
+    // Without a cgroup, RLIMIT_DATA holds memory: past it an allocation fails, and the
+    // program fails in its own way. One that failed after using most of its limit ran out.
+    let oom = oom_killed
+        || (cgroup.is_none() && exit_code != Some(0) && memory_kib >= limits.memory_kib / 4 * 3);
     let limit_exceeded = classify(
         killed.map(|(why, _)| why),
         oom,
@@ -309,6 +397,10 @@ fn measure(
             (None, Some(r)) => Duration::from_nanos(r.exited_ns),
             (None, None) => process::monotonic_now(),
         },
+        isolation: match tree {
+            Tree::Cgroup(_) => Isolation::Namespaces,
+            Tree::Group { .. } => Isolation::Unprivileged,
+        },
     })
 }
 
@@ -331,19 +423,39 @@ fn classify(
         })
 }
 
-fn rlimits(limits: &Limits) -> Vec<(libc::c_int, u64)> {
+/// Whose processes `RLIMIT_NPROC` counts.
+#[derive(Clone, Copy)]
+enum Uid {
+    /// A uid of the run's own (its slot's).
+    Own,
+    /// A uid other processes have too (judgelet's, in the `unprivileged` tier without uid
+    /// switching): the limit is what they have now plus the run's.
+    Shared(u32),
+}
+
+fn rlimits(limits: &Limits, uid: Uid, memory_by_rlimit: bool) -> Vec<(libc::c_int, u64)> {
     // RLIMIT_CPU is only a backstop, a second past the limit, for when the supervisor is
-    // starved; the cgroup's CPU time is what decides.
+    // starved; the measured CPU time is what decides.
     let cpu_seconds = limits.cpu_time_ms.div_ceil(1000) + 1;
-    vec![
+    let processes = u64::from(limits.processes)
+        + match uid {
+            Uid::Own => 0,
+            Uid::Shared(uid) => unprivileged::tasks_of(uid),
+        };
+    let mut rlimits = vec![
         (libc::RLIMIT_CPU as _, cpu_seconds),
         (libc::RLIMIT_FSIZE as _, limits.file_size_bytes),
         (libc::RLIMIT_NOFILE as _, limits.open_files.into()),
-        (libc::RLIMIT_NPROC as _, limits.processes.into()),
+        (libc::RLIMIT_NPROC as _, processes),
         // Deep recursion is legitimate in contest code: the stack may use all the memory.
         (libc::RLIMIT_STACK as _, limits.memory_kib * 1024),
         (libc::RLIMIT_CORE as _, 0),
-    ]
+    ];
+    if memory_by_rlimit {
+        // Private writable memory of each process (heap, anonymous maps), not the tree's.
+        rlimits.push((libc::RLIMIT_DATA as _, limits.memory_kib * 1024));
+    }
+    rlimits
 }
 
 enum Fill {

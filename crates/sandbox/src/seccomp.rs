@@ -1,18 +1,23 @@
 //! The seccomp policy: defence in depth behind the namespaces, kept as data.
 //!
 //! `seccomp.json` (the format of the `seccompiler` crate, with a comment on every rule)
-//! holds two filters, both installed on every program:
+//! holds three filters:
 //! - `deny_eperm`: calls a graded program never needs and that widen the kernel surface an
 //!   exploit can reach (ptrace, mount, new namespaces, bpf, keyrings, io_uring, ...). They
 //!   fail with `EPERM`, so a program that merely probes gets an error, not a crash.
 //! - `deny_enosys`: `clone3`, whose flags sit in memory a filter cannot read and so cannot be
 //!   checked for namespace flags; `ENOSYS` makes glibc fall back to `clone`, which is checked.
 //!
-//! Both are compiled once, when a `Sandbox` is created; the child only loads the bytes.
+//! - `unprivileged`, in that tier only: what namespaces would otherwise contain, above all
+//!   leaving the run's process group (`setsid`, `setpgid`) and acting on other processes of
+//!   the same uid (limits, scheduling, memory of pids other than the caller's own).
+//!
+//! They are compiled once, when a `Sandbox` is created; the child only loads the bytes.
 
 use seccompiler::{BpfProgram, TargetArch};
 
 use crate::error::Error;
+use crate::Isolation;
 
 /// The policy file, embedded so the binary carries it.
 pub const POLICY_JSON: &str = include_str!("seccomp.json");
@@ -23,15 +28,19 @@ pub(crate) struct Filters {
 }
 
 impl Filters {
-    pub(crate) fn compile() -> Result<Filters, Error> {
+    pub(crate) fn compile(isolation: Isolation) -> Result<Filters, Error> {
         let arch = TargetArch::try_from(std::env::consts::ARCH)
             .map_err(|e| Error::Unavailable(format!("seccomp: unsupported architecture: {e}")))?;
         let mut map = seccompiler::compile_from_json(POLICY_JSON.as_bytes(), arch)
             .map_err(|e| Error::Unavailable(format!("seccomp policy does not compile: {e}")))?;
-        let programs = ["deny_eperm", "deny_enosys"]
-            .into_iter()
+        let names: &[&str] = match isolation {
+            Isolation::Namespaces => &["deny_eperm", "deny_enosys"],
+            Isolation::Unprivileged => &["deny_eperm", "deny_enosys", "unprivileged"],
+        };
+        let programs = names
+            .iter()
             .map(|name| {
-                map.remove(name)
+                map.remove(*name)
                     .ok_or_else(|| Error::Unavailable(format!("seccomp policy lacks {name}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -45,9 +54,11 @@ mod tests {
 
     #[test]
     fn the_policy_compiles_for_this_machine() {
-        let filters = Filters::compile().unwrap();
-        assert_eq!(filters.programs.len(), 2);
-        assert!(filters.programs.iter().all(|p| !p.is_empty()));
+        for (isolation, count) in [(Isolation::Namespaces, 2), (Isolation::Unprivileged, 3)] {
+            let filters = Filters::compile(isolation).unwrap();
+            assert_eq!(filters.programs.len(), count);
+            assert!(filters.programs.iter().all(|p| !p.is_empty()));
+        }
     }
 
     #[test]

@@ -31,8 +31,20 @@ use crate::child::{clone3, Forked};
 use crate::mounts::INNER_UID;
 use crate::process::{pidfd_pid, reap};
 
+/// Which ids a slot's programs run as.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum SlotIds {
+    /// The slot's uid, mapped to uid 1000 of the slot's user namespace.
+    Namespaces,
+    /// The slot's uid on the host (`unprivileged` tier, where judgelet may switch uid).
+    PerSlot,
+    /// judgelet's own uid and gid for every slot (`unprivileged` tier otherwise).
+    Shared(u32, u32),
+}
+
 pub(crate) struct Slots {
     base: u32,
+    ids: SlotIds,
     free: Mutex<Vec<u32>>,
     namespaces: Vec<OnceLock<Arc<SlotNamespaces>>>,
     locks: Vec<OnceLock<File>>,
@@ -47,15 +59,20 @@ pub(crate) struct SlotNamespaces {
 /// One slot, held by a box for its lifetime.
 pub(crate) struct Lease {
     pub host_uid: u32,
-    pub namespaces: Arc<SlotNamespaces>,
+    pub host_gid: u32,
+    /// Whether other slots (and judgelet) run as these ids too.
+    pub shared_ids: bool,
+    /// `None` in the `unprivileged` tier.
+    pub namespaces: Option<Arc<SlotNamespaces>>,
     slot: u32,
 }
 
 impl Slots {
-    pub(crate) fn new(base: u32, count: u32, lock_dir: PathBuf) -> io::Result<Slots> {
+    pub(crate) fn new(base: u32, count: u32, lock_dir: PathBuf, ids: SlotIds) -> io::Result<Slots> {
         fs::create_dir_all(&lock_dir)?;
         Ok(Slots {
             base,
+            ids,
             free: Mutex::new((0..count).rev().collect()),
             namespaces: (0..count).map(|_| OnceLock::new()).collect(),
             locks: (0..count).map(|_| OnceLock::new()).collect(),
@@ -69,20 +86,30 @@ impl Slots {
         let Some(slot) = self.take_unlocked()? else {
             return Ok(None);
         };
-        let host_uid = self.base + slot;
-        let cell = &self.namespaces[slot as usize];
-        let namespaces = match cell.get() {
-            Some(ns) => ns.clone(),
-            None => match create(host_uid) {
-                Ok(ns) => cell.get_or_init(|| Arc::new(ns)).clone(),
-                Err(e) => {
-                    self.release(slot);
-                    return Err(e);
+        let (host_uid, host_gid) = match self.ids {
+            SlotIds::Namespaces | SlotIds::PerSlot => (self.base + slot, self.base + slot),
+            SlotIds::Shared(uid, gid) => (uid, gid),
+        };
+        let namespaces = match self.ids {
+            SlotIds::PerSlot | SlotIds::Shared(..) => None,
+            SlotIds::Namespaces => {
+                let cell = &self.namespaces[slot as usize];
+                match cell.get() {
+                    Some(ns) => Some(ns.clone()),
+                    None => match create(host_uid) {
+                        Ok(ns) => Some(cell.get_or_init(|| Arc::new(ns)).clone()),
+                        Err(e) => {
+                            self.release(slot);
+                            return Err(e);
+                        }
+                    },
                 }
-            },
+            }
         };
         Ok(Some(Lease {
             host_uid,
+            host_gid,
+            shared_ids: matches!(self.ids, SlotIds::Shared(..)),
             namespaces,
             slot,
         }))

@@ -26,13 +26,22 @@ use serde::{Deserialize, Serialize};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
-use crate::child::{self, ChildFds, ChildPlan};
-use crate::mounts::{cpath, MountPlan, BOX_PATH, INNER_UID};
+use crate::child::{self, ChildFds, ChildPlan, Mode};
+use crate::mounts::{cpath, MountPlan, BOX_PATH};
+use crate::unprivileged;
+use crate::Isolation;
 
 /// One run, as the supervisor asks for it.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct SpawnRequest {
     pub box_dir: PathBuf,
+    /// The box's `/tmp` in the `unprivileged` tier; `None` with namespaces.
+    pub tmp_dir: Option<PathBuf>,
+    /// uid and gid the program runs as: in its user namespace, or on the host.
+    pub ids: (u32, u32),
+    /// Whether the program switches to `ids` (always with namespaces; in the `unprivileged`
+    /// tier only where judgelet may switch uid).
+    pub switch_ids: bool,
     pub memory_kib: u64,
     pub readonly: Vec<PathBuf>,
     pub rlimits: Vec<(i32, u64)>,
@@ -48,8 +57,8 @@ pub(crate) struct SpawnFds<'a> {
     pub stderr: &'a OwnedFd,
     pub status: &'a OwnedFd,
     pub control: &'a OwnedFd,
-    pub userns: &'a OwnedFd,
-    pub netns: &'a OwnedFd,
+    /// The slot's user and network namespaces; `None` in the `unprivileged` tier.
+    pub namespaces: Option<(&'a OwnedFd, &'a OwnedFd)>,
     pub cgroup_procs: &'a [OwnedFd],
 }
 
@@ -58,10 +67,14 @@ pub(crate) struct SpawnContext {
     pub plan: MountPlan,
     pub root: PathBuf,
     pub filters: Vec<seccompiler::BpfProgram>,
+    pub isolation: Isolation,
+    /// Landlock ABI of the host, for the `unprivileged` tier.
+    pub landlock_abi: i32,
 }
 
-/// The reply socket, then the seven fixed descriptors, then the cgroup ones.
-const FIXED_FDS: usize = 8;
+/// The reply socket and the five descriptors every run has; then the two namespaces and the
+/// cgroup descriptors, with namespaces.
+const FIXED_FDS: usize = 6;
 /// More than any request needs: a command line is capped well below.
 const MAX_REQUEST: usize = 256 << 10;
 
@@ -123,12 +136,13 @@ impl Spawner {
             fds.stderr,
             fds.status,
             fds.control,
-            fds.userns,
-            fds.netns,
         ]
         .iter()
         .map(|fd| fd.as_raw_fd())
         .collect();
+        if let Some((user, net)) = fds.namespaces {
+            raw.extend([user.as_raw_fd(), net.as_raw_fd()]);
+        }
         raw.extend(fds.cgroup_procs.iter().map(|fd| fd.as_raw_fd()));
         sendmsg::<()>(
             self.socket.as_raw_fd(),
@@ -259,16 +273,33 @@ fn spawn_one(context: &SpawnContext, message: &[u8], fds: &[OwnedFd]) -> io::Res
     let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, what.to_owned());
     let request: SpawnRequest =
         serde_json::from_slice(message).map_err(|_| invalid("malformed spawn request"))?;
-    if fds.len() < FIXED_FDS - 1 {
+    let namespaces = context.isolation == Isolation::Namespaces;
+    let needed = FIXED_FDS - 1 + if namespaces { 2 } else { 0 };
+    if fds.len() < needed {
         return Err(invalid("missing descriptors"));
     }
     let raw = |i: usize| fds[i].as_raw_fd();
     let (exec_error_read, exec_error_write) = io::pipe()?;
-    let ops = context.plan.with_readonly(&request.readonly).lower(
-        &context.root,
-        &request.box_dir,
-        request.memory_kib,
-    )?;
+    let plan = context.plan.with_readonly(&request.readonly);
+    // The ruleset lives until the child has it: init's copy is closed after the clone.
+    let (mode, ops, landlock, cwd) = match (namespaces, &request.tmp_dir) {
+        (true, _) => (
+            Mode::Namespaces,
+            plan.lower(&context.root, &request.box_dir, request.memory_kib)?,
+            None,
+            Path::new(BOX_PATH),
+        ),
+        (false, Some(tmp_dir)) => {
+            let ruleset =
+                unprivileged::ruleset(&plan, &request.box_dir, tmp_dir, context.landlock_abi)?;
+            let mode = Mode::Unprivileged {
+                landlock: ruleset.as_raw_fd(),
+                switch_ids: request.switch_ids,
+            };
+            (mode, Vec::new(), Some(ruleset), request.box_dir.as_path())
+        }
+        (false, None) => return Err(invalid("no tmp directory for an unprivileged run")),
+    };
     let c_string = |bytes: &[u8]| CString::new(bytes).map_err(|_| invalid("NUL byte in command"));
     let argv = std::iter::once(request.program.as_os_str().as_bytes())
         .chain(request.args.iter().map(|a| a.as_bytes()))
@@ -279,6 +310,10 @@ fn spawn_one(context: &SpawnContext, message: &[u8], fds: &[OwnedFd]) -> io::Res
         .iter()
         .map(|(k, v)| c_string(format!("{k}={v}").as_bytes()))
         .collect::<io::Result<Vec<_>>>()?;
+    let (userns, netns) = match namespaces {
+        true => (raw(5), raw(6)),
+        false => (-1, -1),
+    };
     let plan = ChildPlan::new(
         ChildFds {
             stdin: raw(0),
@@ -286,24 +321,24 @@ fn spawn_one(context: &SpawnContext, message: &[u8], fds: &[OwnedFd]) -> io::Res
             stderr: raw(2),
             status: raw(3),
             control: raw(4),
-            userns: raw(5),
-            netns: raw(6),
-            cgroup_procs: fds[FIXED_FDS - 1..]
-                .iter()
-                .map(|fd| fd.as_raw_fd())
-                .collect(),
+            userns,
+            netns,
+            cgroup_procs: fds[needed..].iter().map(|fd| fd.as_raw_fd()).collect(),
             exec_error_read: exec_error_read.as_raw_fd(),
             exec_error_write: exec_error_write.as_raw_fd(),
         },
+        mode,
         ops,
         cpath(&context.root)?,
-        (INNER_UID, INNER_UID),
+        request.ids,
         request.rlimits,
         context.filters.clone(),
-        cpath(Path::new(BOX_PATH))?,
+        cpath(cwd)?,
         argv[0].clone(),
         argv,
         envp,
     );
-    child::spawn(&plan)
+    let pidfd = child::spawn(&plan);
+    drop(landlock);
+    pidfd
 }

@@ -480,17 +480,16 @@ fn respond(outcome: &RunOutcome, json: bool) -> Response {
 /// What is deployed, in the shape of the OpenFaaS gateway's `GET /system/functions`.
 async fn system_functions(State(state): State<Arc<AppState>>) -> Response {
     let registry = state.toolchain.registry();
+    let isolation = state.toolchain.sandbox().isolation();
     let functions: Vec<_> = state
         .functions
         .iter()
         .map(|(name, function)| {
-            let mut annotations = json!({});
+            let mut annotations = json!({ "judgelet.isolation": isolation });
             if let Target::Language(id) = &function.target {
                 if let Some(language) = registry.get(id) {
-                    annotations = json!({
-                        "judgelet.language": id,
-                        "judgelet.version": language.version,
-                    });
+                    annotations["judgelet.language"] = json!(id);
+                    annotations["judgelet.version"] = json!(language.version);
                 }
             }
             json!({
@@ -766,7 +765,7 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     let sandbox = state.toolchain.sandbox();
     Json(json!({
         "status": "ok",
-        "isolation": "namespaces",
+        "isolation": sandbox.isolation(),
         "cgroup": sandbox.cgroup_version(),
         "slots": state.config.slots,
         "queue": state.config.queue,

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -114,7 +115,8 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "0.0.0.0")]
     bind: std::net::IpAddr,
-    #[arg(long, default_value_t = 8080)]
+    /// Port to listen on (Knative sets PORT).
+    #[arg(long, env = "PORT", default_value_t = 8080)]
     port: u16,
     /// Runs at once [default: the number of CPUs].
     #[arg(long)]
@@ -122,15 +124,41 @@ struct ServeArgs {
     /// Requests that may wait for a slot; more are refused with 429.
     #[arg(long, default_value_t = 512)]
     queue: usize,
+    /// Requests at once, running or waiting, as of-watchdog's max_inflight: more are refused
+    /// with 429. Sets --queue to this minus --slots (and --slots to at most this).
+    #[arg(long, env = "max_inflight")]
+    max_inflight: Option<usize>,
     /// Longest wait for a slot before 429.
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     queue_timeout: f64,
+    /// Longest a request may take, waiting included, as of-watchdog's exec_timeout (Go
+    /// duration such as 30s or 1m30s, or seconds; 0 for none): 504 after, and the run killed.
+    #[arg(long, env = "exec_timeout", value_parser = watchdog_duration)]
+    exec_timeout: Option<Duration>,
+    /// Longest a request body may take to arrive, as of-watchdog's read_timeout: 408 after.
+    #[arg(long, env = "read_timeout", value_parser = watchdog_duration)]
+    read_timeout: Option<Duration>,
+    /// Longest a response may take, as of-watchdog's write_timeout: bounds the same span as
+    /// --exec-timeout; the shorter wins.
+    #[arg(long, env = "write_timeout", value_parser = watchdog_duration)]
+    write_timeout: Option<Duration>,
     /// Problem packages for the grade function [default: ./problems when it exists].
     #[arg(long, value_name = "DIR")]
     problems: Option<PathBuf>,
     /// On SIGTERM or SIGINT, how long in-flight runs may finish before they are killed.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
     drain: f64,
+}
+
+/// A duration as of-watchdog reads one: a Go duration (`30s`, `1m30s`, `500ms`) or a bare
+/// number of seconds. Zero means none.
+fn watchdog_duration(text: &str) -> Result<Duration, String> {
+    let duration = match text.trim().parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => humantime::parse_duration(text.trim())
+            .map_err(|e| format!("{text:?} is not a duration such as 30s or 1m30s: {e}"))?,
+    };
+    Ok(duration)
 }
 
 #[derive(Args)]
@@ -322,10 +350,23 @@ fn print_human(outcome: &RunOutcome) -> Result<()> {
 fn serve(common: &Common, args: &ServeArgs, function: Option<&str>) -> Result<u8> {
     let toolchain = toolchain(common)?;
     let defaults = server::ServerConfig::default();
+    let mut slots = args.slots.unwrap_or(defaults.slots).max(1);
+    let mut queue = args.queue;
+    if let Some(inflight) = args.max_inflight.filter(|&n| n > 0) {
+        slots = slots.min(inflight);
+        queue = inflight - slots;
+    }
+    let nonzero = |d: Option<Duration>| d.filter(|d| !d.is_zero());
+    let deadline = [nonzero(args.exec_timeout), nonzero(args.write_timeout)]
+        .into_iter()
+        .flatten()
+        .min();
     let config = server::ServerConfig {
-        slots: args.slots.unwrap_or(defaults.slots).max(1),
-        queue: args.queue,
-        queue_timeout: std::time::Duration::from_secs_f64(args.queue_timeout),
+        slots,
+        queue,
+        queue_timeout: Duration::from_secs_f64(args.queue_timeout),
+        read_timeout: nonzero(args.read_timeout),
+        deadline,
         problems_dir: args
             .problems
             .clone()
@@ -340,6 +381,9 @@ fn serve(common: &Common, args: &ServeArgs, function: Option<&str>) -> Result<u8
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // OpenFaaS CE probes a function with `cat /tmp/.lock` (in the temp directory): it exists
+    // while the function can serve.
+    let _lock = function.map(|_| LockFile::create()).transpose()?;
     runtime.block_on(async {
         let address = std::net::SocketAddr::new(args.bind, args.port);
         let listener = tokio::net::TcpListener::bind(address)
@@ -347,11 +391,29 @@ fn serve(common: &Common, args: &ServeArgs, function: Option<&str>) -> Result<u8
             .with_context(|| format!("listen on {address}"))?;
         tracing::info!(%address, function = function.unwrap_or("all"), "judgelet listening");
         eprintln!("judgelet: listening on http://{}", listener.local_addr()?);
-        let drain = std::time::Duration::from_secs_f64(args.drain);
+        let drain = Duration::from_secs_f64(args.drain);
         server::serve(listener, router, shutdown_signal(), drain).await?;
         anyhow::Ok(())
     })?;
     Ok(0)
+}
+
+/// `.lock` in the temp directory while a function serves; removed when it stops.
+struct LockFile(PathBuf);
+
+impl LockFile {
+    fn create() -> Result<LockFile> {
+        let path = std::env::temp_dir().join(".lock");
+        std::fs::write(&path, b"")
+            .with_context(|| format!("create the OpenFaaS lock file {}", path.display()))?;
+        Ok(LockFile(path))
+    }
+}
+
+impl Drop for LockFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// SIGTERM (what Kubernetes and OpenFaaS send) or SIGINT (Ctrl-C).

@@ -164,6 +164,14 @@ fn languages_lists_what_this_machine_runs_with_versions() {
     }
 }
 
+impl Drop for Served {
+    /// A failed test must not leave its server running (it holds the harness's output).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A `judgelet serve` on an ephemeral port, with its own uid range.
 struct Served {
     child: std::process::Child,
@@ -173,11 +181,20 @@ struct Served {
 
 impl Served {
     fn start(uid_base: u32, extra: &[&str]) -> Served {
+        Served::launch(uid_base, &["serve"], extra, &[])
+    }
+
+    /// `judgelet function NAME`, with the environment OpenFaaS gives a function.
+    fn function(uid_base: u32, name: &str, env: &[(&str, &str)]) -> Served {
+        Served::launch(uid_base, &["function", name], &[], env)
+    }
+
+    fn launch(uid_base: u32, command: &[&str], extra: &[&str], env: &[(&str, &str)]) -> Served {
         use std::io::BufRead;
         let base = uid_base.to_string();
         let mut child = Command::new(env!("CARGO_BIN_EXE_judgelet"))
+            .args(command)
             .args([
-                "serve",
                 "--bind",
                 "127.0.0.1",
                 "--port",
@@ -188,6 +205,7 @@ impl Served {
                 "50",
             ])
             .args(extra)
+            .envs(env.iter().copied())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
@@ -216,10 +234,15 @@ impl Served {
 
     /// Sends a text request on a raw connection; the thread returns the raw response.
     fn post_python(&self, source: &str) -> std::thread::JoinHandle<String> {
+        self.post("/function/python", source)
+    }
+
+    /// Sends a text request to `path` on a raw connection; the thread returns the response.
+    fn post(&self, path: &str, source: &str) -> std::thread::JoinHandle<String> {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(&self.address).unwrap();
         let request = format!(
-            "POST /function/python HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{source}",
+            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{source}",
             source.len()
         );
         stream.write_all(request.as_bytes()).unwrap();
@@ -228,6 +251,28 @@ impl Served {
             let _ = stream.read_to_string(&mut response);
             response
         })
+    }
+
+    /// One request on a raw connection: the status code and the whole response.
+    fn request(&self, head: &str, body: &str) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&self.address).unwrap();
+        let request = format!(
+            "{head} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: text/plain\r\nX-Call-Id: call-42\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        let status = response
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0);
+        (status, response)
     }
 
     fn terminate(&self) {
@@ -365,4 +410,94 @@ fn without_privileges_only_the_unprivileged_tier_runs_and_it_says_so() {
         );
         assert_eq!(out.status.code(), Some(13), "{name}: {}", text(&out.stderr));
     }
+}
+
+#[test]
+fn a_function_keeps_the_openfaas_contract() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lock = tmp.path().join(".lock");
+    let served = Served::function(
+        64_900,
+        "python",
+        &[
+            ("TMPDIR", tmp.path().to_str().unwrap()),
+            ("max_inflight", "1"),
+            ("exec_timeout", "2s"),
+            ("read_timeout", "1s"),
+            ("write_timeout", "1m"),
+        ],
+    );
+    // OpenFaaS CE's exec probe: `cat /tmp/.lock`.
+    assert!(lock.exists(), "no lock file while serving");
+    for path in ["/_/health", "/_/ready"] {
+        let (status, response) = served.request(&format!("GET {path}"), "");
+        assert_eq!(status, 200, "{response}");
+        assert!(
+            response.contains("\"isolation\":\"namespaces\""),
+            "{response}"
+        );
+    }
+    // The gateway strips /function/NAME: the function serves /.
+    let (status, response) = served.request("POST /", "print('hi from /')");
+    assert_eq!(status, 200, "{response}");
+    assert!(response.ends_with("hi from /\n"), "{response}");
+    assert!(
+        response.to_lowercase().contains("x-call-id: call-42"),
+        "{response}"
+    );
+
+    // max_inflight=1: while one request runs, the next is refused at once.
+    let slow = served.post("/", "import time\ntime.sleep(5)\n");
+    let slow = {
+        let start = std::time::Instant::now();
+        let mut refused = None;
+        while start.elapsed() < std::time::Duration::from_secs(2) {
+            let (status, response) = served.request("POST /", "print(1)");
+            if status == 429 {
+                refused = Some(response);
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let refused = refused.expect("a second request was admitted past max_inflight=1");
+        assert!(refused.to_lowercase().contains("retry-after"), "{refused}");
+        slow
+    };
+    // exec_timeout=2s: the 5 s program is cut off with 504.
+    let response = slow.join().unwrap();
+    assert!(response.starts_with("HTTP/1.1 504"), "{response}");
+    // read_timeout=1s: a body that never comes is 408.
+    let (status, response) = {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&served.address).unwrap();
+        stream
+            .write_all(
+                b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 10\r\n\r\nprint",
+            )
+            .unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        (response.split(' ').nth(1).map(str::to_owned), response)
+    };
+    assert_eq!(status.as_deref(), Some("408"), "{response}");
+
+    let mut served = served;
+    served.terminate();
+    assert!(served.child.wait().unwrap().success());
+    assert!(!lock.exists(), "lock file left after shutdown");
+}
+
+#[test]
+fn watchdog_durations_are_refused_when_malformed() {
+    let ws = Workspace::new();
+    let out = ws.judgelet(&["function", "python", "--exec-timeout", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("not a duration"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -39,6 +39,13 @@ pub enum ApiError {
     /// 429: every slot is busy and the wait queue is full (or the wait was too long).
     #[error("server overloaded: {0}; retry later")]
     Overloaded(&'static str),
+    /// 408: the client sent the body more slowly than `read_timeout` allows.
+    #[error("the request body did not arrive within {0:?} (read_timeout)")]
+    SlowBody(std::time::Duration),
+    /// 504: the request took longer than its deadline (`exec_timeout`, `write_timeout`);
+    /// its run was killed.
+    #[error("the request did not finish within {0:?} (exec_timeout); its run was killed")]
+    Deadline(std::time::Duration),
     /// 500: judgelet's own fault. The detail is logged, not sent.
     #[error("internal error")]
     Internal(String),
@@ -56,6 +63,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Overloaded(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::SlowBody(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Deadline(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -71,6 +80,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Overloaded(_) => "overloaded",
+            ApiError::SlowBody(_) => "request_timeout",
+            ApiError::Deadline(_) => "deadline_exceeded",
             ApiError::Internal(_) => "internal_error",
         }
     }

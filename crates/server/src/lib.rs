@@ -49,6 +49,11 @@ pub struct ServerConfig {
     pub max_stdin_bytes: usize,
     /// Problem packages for the `grade` function, one directory each.
     pub problems_dir: Option<std::path::PathBuf>,
+    /// The longest a request body may take to arrive (of-watchdog's `read_timeout`).
+    pub read_timeout: Option<Duration>,
+    /// The longest a request may take, waiting for a slot included; its run is killed then
+    /// (of-watchdog's `exec_timeout`, and `write_timeout`, which bounds the same span).
+    pub deadline: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +65,8 @@ impl Default for ServerConfig {
             max_source_bytes: 1 << 20,
             max_stdin_bytes: 8 << 20,
             problems_dir: None,
+            read_timeout: None,
+            deadline: None,
         }
     }
 }
@@ -172,6 +179,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/metrics", get(render_metrics))
         .fallback(|| async { not_found() })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(middleware::from_fn(call_id))
         .with_state(state)
 }
@@ -193,8 +201,20 @@ pub fn function_app(state: Arc<AppState>, name: &str) -> Result<Router, ApiError
         .route("/metrics", get(render_metrics))
         .fallback(|| async { not_found() })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(middleware::from_fn(call_id))
         .with_state(state))
+}
+
+/// Ends a request at the configured deadline. Dropping it drops its run, which kills it.
+async fn deadline(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    match state.config.deadline {
+        Some(limit) => match tokio::time::timeout(limit, next.run(request)).await {
+            Ok(response) => response,
+            Err(_) => ApiError::Deadline(limit).into_response(),
+        },
+        None => next.run(request).await,
+    }
 }
 
 /// Serves `router` until `shutdown` resolves, then stops accepting and lets in-flight
@@ -346,7 +366,7 @@ async fn run_function(
         true => config.max_json_bytes(),
         false => config.max_source_bytes,
     };
-    let bytes = read_body(body, limit).await?;
+    let bytes = read_body(body, limit, config.read_timeout).await?;
     let request = match json {
         true => decode_json(function, &bytes, config)?,
         false => {
@@ -384,13 +404,18 @@ impl ServerConfig {
     }
 }
 
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::TooLarge {
-            what: "the request body",
-            limit,
-        })
+async fn read_body(body: Body, limit: usize, timeout: Option<Duration>) -> Result<Bytes, ApiError> {
+    let reading = axum::body::to_bytes(body, limit);
+    let read = match timeout {
+        Some(timeout) => tokio::time::timeout(timeout, reading)
+            .await
+            .map_err(|_| ApiError::SlowBody(timeout))?,
+        None => reading.await,
+    };
+    read.map_err(|_| ApiError::TooLarge {
+        what: "the request body",
+        limit,
+    })
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -617,7 +642,7 @@ async fn grade_job(
         ));
     }
     let config = &state.config;
-    let bytes = read_body(body, config.max_json_bytes()).await?;
+    let bytes = read_body(body, config.max_json_bytes(), config.read_timeout).await?;
     let body: GradeBody = parse_json(&bytes)?;
     at_most("the source", body.source.len(), config.max_source_bytes)?;
     let language = state.toolchain.language(&body.language)?.clone();

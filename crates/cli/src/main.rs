@@ -57,6 +57,10 @@ struct Common {
         default_value = "namespaces"
     )]
     isolation: sandbox::Isolation,
+    /// A delegated cgroup v2 directory for the namespaces tier [default: found from
+    /// /proc/self/cgroup].
+    #[arg(long, global = true, env = "JUDGELET_CGROUP_ROOT", value_name = "DIR")]
+    cgroup_root: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -67,7 +71,8 @@ enum Commands {
     Serve(ServeArgs),
     /// Serve one function at `/`, as an OpenFaaS function (health at /_/health).
     Function {
-        /// The function: a language id, `pythontimeout`, `cc` or `run`.
+        /// The function: a language id, `pythontimeout`, `cc`, `run` or `grade`.
+        #[arg(env = "JUDGELET_FUNCTION")]
         name: String,
         #[command(flatten)]
         serve: ServeArgs,
@@ -119,7 +124,7 @@ struct ServeArgs {
     #[arg(long, env = "PORT", default_value_t = 8080)]
     port: u16,
     /// Runs at once [default: the number of CPUs].
-    #[arg(long)]
+    #[arg(long, env = "JUDGELET_SLOTS")]
     slots: Option<usize>,
     /// Requests that may wait for a slot; more are refused with 429.
     #[arg(long, default_value_t = 512)]
@@ -265,6 +270,7 @@ fn toolchain(common: &Common) -> Result<Toolchain> {
         uid_base: common.uid_base,
         uid_count: common.uid_count,
         isolation: common.isolation,
+        cgroup_root: common.cgroup_root.clone(),
         ..SandboxConfig::default()
     })?;
     let config = ToolchainConfig {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use lang::{RunRequest, Toolchain, ToolchainConfig};
-use sandbox::{Command, Limits, Sandbox, SandboxConfig};
+use sandbox::{Command, Isolation, Limits, Sandbox, SandboxConfig};
 
 const PYTHON: &str = "/usr/bin/python3";
 const PY_HELLO: &str = "print('hello, world')\n";
@@ -137,11 +137,17 @@ async fn main() -> Result<()> {
             distinct_c(url, requests.parse()?, concurrency.parse()?).await
         }
         runs => {
+            let usage = "usage: judgelet-bench-overhead [RUNS [namespaces|unprivileged]]";
+            let isolation = match args.get(1) {
+                Some(tier) => tier.parse().map_err(anyhow::Error::msg).context(usage)?,
+                None => Isolation::Namespaces,
+            };
             overhead(
                 runs.map(str::parse)
                     .transpose()
-                    .context("usage: judgelet-bench-overhead [RUNS]")?
+                    .context(usage)?
                     .unwrap_or(200),
+                isolation,
             )
             .await
         }
@@ -315,12 +321,19 @@ async fn grading() -> Result<()> {
     Ok(())
 }
 
-async fn overhead(runs: usize) -> Result<()> {
+async fn overhead(runs: usize, isolation: Isolation) -> Result<()> {
     let work = tempfile::tempdir()?;
     std::fs::write(work.path().join("main.py"), PY_HELLO)?;
     let c_exe = compile_c(work.path())?;
     let cache = tempfile::tempdir_in("/dev/shm")?;
-    let sandbox = Sandbox::new(SandboxConfig::default())?;
+    let defaults = SandboxConfig::default();
+    let sandbox = Sandbox::new(SandboxConfig {
+        isolation,
+        // As judgelet reads it: a user other than root needs a state directory of its own.
+        state_dir: std::env::var_os("JUDGELET_STATE_DIR")
+            .map_or(defaults.state_dir.clone(), Into::into),
+        ..defaults
+    })?;
     let toolchain = Arc::new(Toolchain::new(
         sandbox.clone(),
         ToolchainConfig {
@@ -399,7 +412,7 @@ async fn overhead(runs: usize) -> Result<()> {
     }
     println!();
     println!(
-        "{runs} runs per cell after {} warm-up runs; host: {} CPUs; {}",
+        "{runs} runs per cell after {} warm-up runs; isolation: {isolation}; host: {} CPUs; {}",
         runs / 10,
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         std::fs::read_to_string("/proc/sys/kernel/osrelease")?.trim()

@@ -25,6 +25,8 @@ use std::fs;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use landlock::{
     path_beneath_rules, Access, AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr,
@@ -175,7 +177,7 @@ pub(crate) fn tmp_dir_of(box_dir: &Path) -> PathBuf {
 
 /// CPU time so far of the run under `init`, in nanoseconds (clock-tick resolution): the
 /// program's process group (every process of the run is in it, and those it reaped count
-/// in their reaper's), plus what `init` reaped (orphans come to it).
+/// in their reaper's), plus what `init` reaped (orphans come to it). Not init's own group.
 pub(crate) fn tree_cpu_time_ns(init: libc::pid_t) -> io::Result<u64> {
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
@@ -189,26 +191,50 @@ pub(crate) fn tree_cpu_time_ns(init: libc::pid_t) -> io::Result<u64> {
             parse_stat(pid, &line)
         })
         .collect();
+    Ok(run_ticks(&stats, init) * 1_000_000_000 / hz)
+}
+
+/// The clock ticks of the run under `init`, from a snapshot of every process.
+fn run_ticks(stats: &[Stat], init: libc::pid_t) -> u64 {
+    // The program's group: that of a child of init that has left init's group (until its
+    // setpgid the program is still in init's, which is judgelet's, whose CPU time is not
+    // the run's); orphans that came to init are in it too.
+    let init_group = stats.iter().find(|s| s.pid == init).map(|s| s.group);
     let group = stats
         .iter()
-        .find(|s| s.parent == init && s.pid != init)
+        .find(|s| s.parent == init && Some(s.group) != init_group)
         .map(|s| s.group);
-    let ticks: u64 = stats
+    stats
         .iter()
         .map(|s| match s.pid == init {
             true => s.children_ticks,
             false if Some(s.group) == group => s.own_ticks + s.children_ticks,
             false => 0,
         })
-        .sum();
-    Ok(ticks * 1_000_000_000 / hz)
+        .sum()
 }
 
-/// Tasks (threads included, as `RLIMIT_NPROC` counts them) whose real uid is `uid`.
+/// Tasks (threads included, as `RLIMIT_NPROC` counts them) whose real uid is `uid`, at
+/// most a second old. Reading every `/proc/PID/status` costs about 2 ms on a busy host, more
+/// than the rest of a run's setup; a headroom estimate does not need it fresher.
 pub(crate) fn tasks_of(uid: u32) -> u64 {
+    static LAST: Mutex<Option<(Instant, u32, u64)>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    match *last {
+        Some((at, of, tasks)) if of == uid && at.elapsed() < Duration::from_secs(1) => tasks,
+        _ => {
+            let tasks = count_tasks_of(uid);
+            *last = Some((Instant::now(), uid, tasks));
+            tasks
+        }
+    }
+}
+
+fn count_tasks_of(uid: u32) -> u64 {
     let Ok(entries) = fs::read_dir("/proc") else {
         return 0;
     };
+    let uid = uid.to_string();
     entries
         .flatten()
         .filter_map(|entry| fs::read_to_string(entry.path().join("status")).ok())
@@ -217,7 +243,7 @@ pub(crate) fn tasks_of(uid: u32) -> u64 {
                 .lines()
                 .find_map(|l| l.strip_prefix("Uid:"))
                 .and_then(|l| l.split_whitespace().next())
-                .is_some_and(|real| real == uid.to_string())
+                .is_some_and(|real| real == uid)
         })
         .filter_map(|status| {
             status
@@ -228,7 +254,7 @@ pub(crate) fn tasks_of(uid: u32) -> u64 {
         .sum()
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Stat {
     pid: i32,
     parent: i32,
@@ -267,6 +293,33 @@ mod tests {
         assert_eq!(translate("/boxes/x", b, t), "/boxes/x");
         assert_eq!(translate("-cp", b, t), "-cp");
         assert_eq!(tmp_dir_of(b), t);
+    }
+
+    #[test]
+    fn a_run_is_its_programs_group_and_what_init_reaped_never_judgelets_group() {
+        let stat = |pid, parent, group, own_ticks, children_ticks| Stat {
+            pid,
+            parent,
+            group,
+            own_ticks,
+            children_ticks,
+        };
+        let judgelet = stat(10, 1, 10, 5_000, 0);
+        let init = stat(20, 10, 10, 1, 7);
+        // Before its setpgid the program is still in judgelet's group: nothing of it yet.
+        let early = [judgelet.clone(), init.clone(), stat(21, 20, 10, 0, 0)];
+        assert_eq!(run_ticks(&early, 20), 7);
+        // Then: the program, its child, an orphan that came to init; another run's process
+        // in a group of its own does not count.
+        let later = [
+            judgelet,
+            init,
+            stat(21, 20, 21, 30, 2),
+            stat(22, 21, 21, 40, 0),
+            stat(23, 20, 21, 50, 0),
+            stat(31, 30, 31, 999, 0),
+        ];
+        assert_eq!(run_ticks(&later, 20), 7 + 32 + 40 + 50);
     }
 
     #[test]

@@ -16,6 +16,13 @@ bin=target/release
 
 echo "bench: sandbox overhead and floors"
 $bin/judgelet-bench-overhead 300 > "$out/overhead.md"
+$bin/judgelet-bench-overhead 300 unprivileged > "$out/overhead_unprivileged.md"
+# The unprivileged tier as a pod without privileges runs it: nobody, no capabilities.
+nobody=$(mktemp -d) && chmod 755 "$nobody" && cp $bin/judgelet-bench-overhead "$nobody/"
+setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \
+  --no-new-privs env HOME="$nobody" JUDGELET_STATE_DIR=/dev/shm/judgelet-bench-nobody \
+  "$nobody/judgelet-bench-overhead" 300 unprivileged > "$out/overhead_nobody.md"
+rm -rf "$nobody"
 
 echo "bench: grading 100 tests"
 $bin/judgelet-bench-overhead grading > "$out/grading.md"

@@ -653,6 +653,8 @@ print("setsid", call("setsid"))
 print("setpgid", call("setpgid", 0, 0))
 print("prlimit", call("prlimit64", os.getppid(), 7, None, None))
 print("setpriority", call("setpriority", 0, os.getppid(), 19))
+print("shmget", call("shmget", 0x4a4c, 4096, 0o1666))
+print("msgget", call("msgget", 0x4a4c, 0o1666))
 for pid in [os.getppid(), 1]:
     try:
         os.kill(pid, 0)
@@ -671,6 +673,7 @@ except OSError:
         stdout(&report),
         "True True\nsetsid Operation not permitted\nsetpgid Operation not permitted\n\
          prlimit Operation not permitted\nsetpriority Operation not permitted\n\
+         shmget Operation not permitted\nmsgget Operation not permitted\n\
          kill denied\nkill denied\nproc denied\n"
     );
     if !shared_uid(&boxed) {

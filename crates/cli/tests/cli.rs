@@ -501,3 +501,47 @@ fn watchdog_durations_are_refused_when_malformed() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn grading_works_unprivileged_as_nobody_custom_and_interactive_validators_included() {
+    if unsafe { libc::geteuid() } != 0 {
+        return; // needs root to become nobody
+    }
+    let ws = Workspace::new();
+    std::fs::set_permissions(
+        ws.dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    // A copy nobody can read, wherever the checkout is.
+    let problems = ws.dir.path().join("problems");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../problems");
+    let status = Command::new("cp")
+        .args(["-r", arg(&repo), arg(&problems)])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    Command::new("chmod")
+        .args(["-R", "a+rX", arg(&problems)])
+        .status()
+        .unwrap();
+    let out = judgelet_as_nobody(
+        &ws,
+        &[
+            "verify",
+            "--isolation",
+            "unprivileged",
+            "problems/hello",
+            "problems/anagram",
+            "problems/guess",
+        ],
+    );
+    let report = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{report}\n{}",
+        text(&out.stdout)
+    );
+    assert!(report.contains("0 disagree"), "{report}");
+}

@@ -89,12 +89,19 @@ impl SandboxBox {
     }
 
     /// Puts the host file `source` into the box as `name`, read-only to the program: a hard
-    /// link where the file system allows, a copy otherwise.
+    /// link where the file system allows, a copy otherwise (another file system; or a file
+    /// judgelet does not own while running without privileges, which `protected_hardlinks`
+    /// refuses to link).
     pub fn add_readonly(&self, source: &Path, name: &str) -> Result<()> {
         let path = self.entry(name)?;
         match fs::hard_link(source, &path) {
             Ok(()) => Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EXDEV | libc::EPERM | libc::EMLINK)
+                ) =>
+            {
                 fs::copy(source, &path).map_err(Error::io("copy a file into a box"))?;
                 Ok(())
             }

@@ -89,6 +89,8 @@ pub struct GradeReport {
     /// The most CPU time and memory any case used.
     pub cpu_time_ms: f64,
     pub memory_kib: u64,
+    /// The sandbox tier every run of the grading had.
+    pub isolation: sandbox::Isolation,
 }
 
 /// Defaults for problems that do not say.
@@ -250,6 +252,7 @@ impl Grader {
             skipped: 0,
             cpu_time_ms: 0.0,
             memory_kib: 0,
+            isolation: self.toolchain.sandbox().isolation(),
         };
         let program = match self.toolchain.prepare(&language.id, &submission).await? {
             Prepared::CompileError(compile) => {

@@ -47,6 +47,15 @@ fn config() -> SandboxConfig {
     }
 }
 
+/// A uid range of a test's own, apart per tier: the tiers' suites may run at once (the
+/// re-runs below), and a test that counts on a range being free must not share it.
+fn own_uid_base(base: u32) -> u32 {
+    match tier() {
+        Isolation::Namespaces => base,
+        Isolation::Unprivileged => base + 100,
+    }
+}
+
 fn sandbox() -> &'static Sandbox {
     static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
     SANDBOX.get_or_init(|| Sandbox::new(config()).expect("sandbox available"))
@@ -736,12 +745,12 @@ fn the_host_check_refuses_an_unusable_cgroup_root() {
 async fn a_reused_slot_keeps_nothing_of_the_previous_run() {
     // One slot, so the second run surely joins the namespaces the first one used.
     let single = Sandbox::new(SandboxConfig {
-        uid_base: 61_000,
+        uid_base: own_uid_base(61_000),
         uid_count: 1,
         ..config()
     })
     .unwrap();
-    let run = |source: &'static str| {
+    let run = |source: String| {
         let single = single.clone();
         async move {
             let boxed = single.new_box().unwrap();
@@ -751,19 +760,26 @@ async fn a_reused_slot_keeps_nothing_of_the_previous_run() {
             single.run(&boxed, &command).await.unwrap()
         }
     };
-    let first = run("import socket, os\n\
+    // A name of this process's own: in the unprivileged tier abstract socket names are the
+    // pod's (the host's here), and other test processes may run this test at the same time.
+    let name = format!("judgelet-leak-{}", std::process::id());
+    let first = run(format!(
+        "import socket, os\n\
          s = socket.socket(socket.AF_UNIX)\n\
-         s.bind('\\0judgelet-leak')\n\
+         s.bind('\\0{name}')\n\
          s.listen()\n\
          open(os.environ['TMPDIR'] + '/left', 'w').write('x')\n\
-         print('listening')")
+         print('listening')"
+    ))
     .await;
     assert_eq!(stdout(&first), "listening\n", "{first:?}");
-    let second = run("import socket, os\n\
+    let second = run(format!(
+        "import socket, os\n\
          s = socket.socket(socket.AF_UNIX)\n\
-         try:\n    s.connect('\\0judgelet-leak')\n    print('leak')\n\
+         try:\n    s.connect('\\0{name}')\n    print('leak')\n\
          except OSError:\n    print('fresh')\n\
-         print(os.path.exists(os.environ['TMPDIR'] + '/left'), os.listdir('.'))")
+         print(os.path.exists(os.environ['TMPDIR'] + '/left'), os.listdir('.'))"
+    ))
     .await;
     assert_eq!(stdout(&second), "fresh\nFalse ['main.py']\n", "{second:?}");
 }
@@ -771,7 +787,7 @@ async fn a_reused_slot_keeps_nothing_of_the_previous_run() {
 #[test]
 fn two_sandboxes_on_one_uid_range_never_share_a_uid() {
     let config = SandboxConfig {
-        uid_base: 64_500,
+        uid_base: own_uid_base(64_500),
         uid_count: 2,
         ..config()
     };
@@ -838,11 +854,34 @@ async fn two_runs_with_crossed_pipes_talk_and_see_end_of_file() {
 /// all and no way to regain them: what a pod that may not create namespaces gets.
 #[test]
 fn the_whole_suite_passes_unprivileged_as_nobody() {
+    rerun_unprivileged(&[
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+    ]);
+}
+
+/// And as root with only a container runtime's default capabilities (no SYS_ADMIN): a pod on
+/// a kernel without Landlock ABI 6, where each slot gets a uid of its own.
+#[test]
+fn the_whole_suite_passes_unprivileged_as_root_with_default_container_capabilities() {
+    rerun_unprivileged(&[
+        "--inh-caps=-all",
+        "--bounding-set=-all,+chown,+dac_override,+fowner,+fsetid,+kill,+setgid,+setuid,\
+         +setpcap,+net_bind_service,+sys_chroot,+mknod,+audit_write,+setfcap",
+    ]);
+}
+
+/// Runs this binary's other tests in the unprivileged tier under `setpriv ARGS`.
+fn rerun_unprivileged(setpriv: &[&str]) {
     if unprivileged() || unsafe { libc::geteuid() } != 0 {
-        return; // already the unprivileged run, or not root enough to start one
+        return; // already an unprivileged run, or not root enough to start one
     }
     let this = std::env::current_exe().unwrap();
-    // nobody must be able to reach the test binary; a fresh copy in a world-readable place.
+    // The user may not reach the test binary; a fresh copy in a world-readable place.
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(
         dir.path(),
@@ -852,16 +891,12 @@ fn the_whole_suite_passes_unprivileged_as_nobody() {
     let copy = dir.path().join("hostile");
     std::fs::copy(&this, &copy).unwrap();
     let output = std::process::Command::new("/usr/bin/setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-            "--no-new-privs",
-        ])
+        .args(setpriv)
         .arg(&copy)
-        .args(["--skip", "the_whole_suite_passes_unprivileged_as_nobody"])
+        .args(["--skip", "the_whole_suite_passes_unprivileged"])
+        // One test at a time: runs that share a uid share its process headroom (the tier's
+        // documented limit), so a fork bomb next door could make another test's fork fail.
+        .arg("--test-threads=1")
         .env(TIER_VARIABLE, "unprivileged")
         .current_dir(dir.path())
         .output()
@@ -872,5 +907,5 @@ fn the_whole_suite_passes_unprivileged_as_nobody() {
         "{out}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(out.contains("test result: ok"), "{out}");
+    assert!(out.contains("test result: ok. 3"), "{out}");
 }

@@ -202,6 +202,7 @@ async fn json_mode_returns_the_run_report() {
     assert_eq!(report["status"], "ok");
     assert_eq!(report["stdout"], "42\n");
     assert_eq!(report["language"], "cpp");
+    assert_eq!(report["isolation"], "namespaces");
     assert!(report["cpu_time_ms"].as_f64().unwrap() >= 0.0);
 
     let (status, report) = server
@@ -255,6 +256,7 @@ async fn every_system_route_answers() {
     }
     let python = functions.iter().find(|f| f["name"] == "python").unwrap();
     assert_eq!(python["invocationCount"], 1);
+    assert_eq!(python["annotations"]["judgelet.isolation"], "namespaces");
     let metrics = get("/metrics").await.text().await.unwrap();
     assert!(
         metrics

@@ -393,10 +393,26 @@ fn without_privileges_only_the_unprivileged_tier_runs_and_it_says_so() {
     assert_eq!(report["stdout"], "compiled and ran\n");
     assert_eq!(report["isolation"], "unprivileged");
 
-    // Runtimes that report running out of memory are memory_limit_exceeded, even where
-    // the allocation fails up front.
+    // Every language, managed runtimes' reservations included (the JVM, Go, V8).
     for (name, source) in [
-        ("big.py", "x = bytearray(1 << 33)\n"),
+        (
+            "Main.java",
+            "public class Main { public static void main(String[] a) { System.out.println(\"hi\"); } }",
+        ),
+        ("main.go", "package main\nimport \"fmt\"\nfunc main() { fmt.Println(\"hi\") }\n"),
+        ("main.rs", "fn main() { println!(\"hi\"); }\n"),
+        ("main.js", "console.log(\"hi\")\n"),
+        ("main.cpp", "#include <iostream>\nint main(){std::cout << \"hi\" << std::endl;}\n"),
+    ] {
+        let source = ws.file(name, source);
+        let out = judgelet_as_nobody(&ws, &["run", "--isolation", "unprivileged", arg(&source)]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "hi\n", "{name}");
+    }
+
+    // Memory past the limit is memory_limit_exceeded without a cgroup too.
+    for (name, source) in [
+        ("big.py", "x = b'a' * (1 << 33)\n"),
         ("grow.py", "x = []\nwhile True:\n    x.append(bytearray(1 << 20))\n"),
         (
             "grow.cpp",

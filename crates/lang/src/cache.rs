@@ -21,6 +21,8 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use sandbox::Isolation;
+
 use crate::registry::Language;
 use crate::submission::Submission;
 use crate::Error;
@@ -100,8 +102,9 @@ impl CompileCache {
         Ok(cache)
     }
 
-    /// The key of `submission` compiled by `language`'s toolchain and command.
-    pub fn key(language: &Language, submission: &Submission) -> String {
+    /// The key of `submission` compiled by `language`'s toolchain and command, in a sandbox
+    /// of tier `isolation` (the tiers show the compiler different paths and limits).
+    pub fn key(language: &Language, submission: &Submission, isolation: Isolation) -> String {
         let mut hash = Sha256::new();
         let compile = language.compile.as_deref().unwrap_or_default();
         let files = submission
@@ -120,12 +123,16 @@ impl CompileCache {
                     .iter()
                     .map(|p| p.as_os_str().as_encoded_bytes()),
             );
-        let fields = [language.id.as_bytes(), language.version.as_bytes()]
-            .into_iter()
-            .chain(compile.iter().map(|a| a.as_bytes()))
-            .chain(environment)
-            .chain(files)
-            .chain(submission.entry.as_deref().map(str::as_bytes));
+        let fields = [
+            language.id.as_bytes(),
+            language.version.as_bytes(),
+            isolation.as_str().as_bytes(),
+        ]
+        .into_iter()
+        .chain(compile.iter().map(|a| a.as_bytes()))
+        .chain(environment)
+        .chain(files)
+        .chain(submission.entry.as_deref().map(str::as_bytes));
         for field in fields {
             // Length-prefixed, so no two field lists hash alike.
             hash.update((field.len() as u64).to_le_bytes());

@@ -175,7 +175,7 @@ impl Toolchain {
                 Err(message) => Prepared::CompileError(CompileReport::refused(message)),
             });
         }
-        let key = CompileCache::key(&language, submission);
+        let key = CompileCache::key(&language, submission, self.sandbox.isolation());
         let entry = self
             .cache
             .get_or_compile(&key, |staging| self.compile(&language, submission, staging))

@@ -587,6 +587,17 @@ extern "C" fn program_main(arg: *mut c_void) -> c_int {
                 if libc::setpgid(0, 0) != 0 {
                     return program_fail(plan, Stage::Namespaces);
                 }
+                // No cgroup of its own: if the pod runs short of memory between two of the
+                // supervisor's checks, the kernel is to kill the run, never judgelet. Raising
+                // one's own score needs no privilege.
+                let fd = libc::open(
+                    c"/proc/self/oom_score_adj".as_ptr(),
+                    libc::O_WRONLY | libc::O_CLOEXEC,
+                );
+                if fd < 0 || libc::write(fd, b"1000".as_ptr().cast::<c_void>(), 4) != 4 {
+                    return program_fail(plan, Stage::Rlimits);
+                }
+                libc::close(fd);
                 if switch_ids && set_ids(libc::SYS_setgroups, 0, 0) != 0 {
                     return program_fail(plan, Stage::DropPrivileges);
                 }

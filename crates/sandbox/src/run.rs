@@ -65,7 +65,7 @@ pub(crate) async fn run(
             switch_ids: true,
             memory_kib: limits.memory_kib,
             readonly: command.readonly.clone(),
-            rlimits: rlimits(&limits, Uid::Own, false),
+            rlimits: rlimits(&limits, Uid::Own),
             program: command.program.clone(),
             args: command.args.clone(),
             env: command.env.clone(),
@@ -86,7 +86,6 @@ pub(crate) async fn run(
                         true => Uid::Shared(lease.host_uid),
                         false => Uid::Own,
                     },
-                    true,
                 ),
                 program: host(&command.program.to_string_lossy()).into(),
                 args: command.args.iter().map(|a| host(a)).collect(),
@@ -144,7 +143,7 @@ pub(crate) async fn run(
     };
     let mut stdout = Capture::new(stdout_read, limits.stdout_bytes)?;
     let mut stderr = Capture::new(stderr_read, limits.stderr_bytes)?;
-    let killed = running
+    let (killed, peak_rss) = running
         .supervise(&mut stdout, &mut stderr, &limits, start, inner.cpus)
         .await?;
     let wall = start.elapsed();
@@ -161,7 +160,7 @@ pub(crate) async fn run(
     let record = Record::decode(&record_bytes);
     measure(
         record,
-        killed,
+        (killed, peak_rss),
         &tree,
         limits,
         wall,
@@ -179,11 +178,29 @@ enum Tree {
     Group { init: libc::pid_t },
 }
 
+/// How often the unprivileged tier reads a run's memory: what a program can allocate and
+/// touch in this time is how far it can pass its limit (≈100 MB at memset speed).
+const MEMORY_CHECK: Duration = Duration::from_millis(10);
+
 impl Tree {
-    fn cpu_time_ns(&self) -> io::Result<u64> {
+    /// CPU time so far, and resident memory where judgelet (not a cgroup) holds the limit.
+    fn usage(&self) -> io::Result<(u64, Option<u64>)> {
         match self {
-            Tree::Cgroup(cgroup) => cgroup.cpu_time_ns(),
-            Tree::Group { init } => unprivileged::tree_cpu_time_ns(*init),
+            Tree::Cgroup(cgroup) => Ok((cgroup.cpu_time_ns()?, None)),
+            Tree::Group { init } => {
+                let usage = unprivileged::tree_usage(*init)?;
+                Ok((usage.cpu_ns, Some(usage.memory_bytes)))
+            }
+        }
+    }
+
+    /// When to look again: when the CPU limit could first be passed; without a cgroup, also
+    /// soon enough to catch memory.
+    fn next_check(&self, remaining_cpu_ns: u64, cpus: u64) -> Duration {
+        let cpu = cpu_check_after(remaining_cpu_ns, cpus);
+        match self {
+            Tree::Cgroup(_) => cpu,
+            Tree::Group { .. } => cpu.min(MEMORY_CHECK),
         }
     }
 }
@@ -199,7 +216,8 @@ struct Running {
 
 impl Running {
     /// Waits for the end of the tree and of its output, killing it when a limit is reached.
-    /// Returns the limit it was killed for, if any.
+    /// Returns the limit it was killed for, if any, and the most resident memory seen where
+    /// judgelet reads it.
     async fn supervise(
         &mut self,
         stdout: &mut Capture,
@@ -207,13 +225,15 @@ impl Running {
         limits: &Limits,
         start: Instant,
         cpus: u64,
-    ) -> Result<Option<(LimitKind, Duration)>> {
+    ) -> Result<(Option<(LimitKind, Duration)>, u64)> {
         let pidfd = self.pidfd.as_ref().expect("supervised once");
         let tree = self.tree.as_ref().expect("supervised once");
         let control = &mut self.control;
         let cpu_limit_ns = limits.cpu_time_ms * 1_000_000;
         let wall_deadline = start + Duration::from_millis(limits.wall_time_ms);
-        let mut cpu_check = start + cpu_check_after(cpu_limit_ns, cpus);
+        let memory_limit = limits.memory_kib * 1024;
+        let mut check = start + tree.next_check(cpu_limit_ns, cpus);
+        let mut peak_rss = 0;
         let mut killed: Option<(LimitKind, Duration)> = None;
         let (mut exited, mut out_done, mut err_done) = (false, false, false);
         let mut kill = |why: LimitKind, killed: &mut Option<(LimitKind, Duration)>| -> Result<()> {
@@ -246,17 +266,20 @@ impl Running {
                 () = sleep_until(wall_deadline), if !exited && killed.is_none() => {
                     kill(LimitKind::WallTime, &mut killed)?;
                 }
-                () = sleep_until(cpu_check), if !exited && killed.is_none() => {
-                    let used = tree.cpu_time_ns().map_err(Error::io("read CPU time"))?;
+                () = sleep_until(check), if !exited && killed.is_none() => {
+                    let (used, rss) = tree.usage().map_err(Error::io("read CPU time"))?;
+                    peak_rss = peak_rss.max(rss.unwrap_or(0));
                     if used > cpu_limit_ns {
                         kill(LimitKind::CpuTime, &mut killed)?;
+                    } else if rss.is_some_and(|rss| rss > memory_limit) {
+                        kill(LimitKind::Memory, &mut killed)?;
                     } else {
-                        cpu_check = Instant::now() + cpu_check_after(cpu_limit_ns - used, cpus);
+                        check = Instant::now() + tree.next_check(cpu_limit_ns - used, cpus);
                     }
                 }
             }
         }
-        Ok(killed)
+        Ok((killed, peak_rss))
     }
 }
 
@@ -314,7 +337,7 @@ fn cpu_check_after(remaining_ns: u64, cpus: u64) -> Duration {
 
 fn measure(
     record: Option<Record>,
-    killed: Option<(LimitKind, Duration)>,
+    (killed, peak_rss): (Option<(LimitKind, Duration)>, u64),
     tree: &Tree,
     limits: Limits,
     wall: Duration,
@@ -331,7 +354,7 @@ fn measure(
         Tree::Cgroup(cgroup) => Some(cgroup),
         Tree::Group { .. } => None,
     };
-    let oom_killed = match cgroup {
+    let oom = match cgroup {
         Some(cgroup) => cgroup.oom_kills().map_err(Error::io("read OOM kills"))? > 0,
         None => false,
     };
@@ -346,7 +369,7 @@ fn measure(
             })
         }
         // init was killed before the program ended, and the program with it.
-        None if killed.is_some() || oom_killed => (None, Some(libc::SIGKILL)),
+        None if killed.is_some() || oom => (None, Some(libc::SIGKILL)),
         None => {
             return Err(Error::Io {
                 context: "the box's init ended without a report",
@@ -360,16 +383,14 @@ fn measure(
         .unwrap_or(0);
     // The cgroup's peak is what the tree was charged, the figure the limit applies to. The
     // largest RSS also counts shared library pages charged to others (a JVM's exceed its
-    // heap), so it only stands in where the kernel keeps no peak (cgroup v2 before 5.19,
-    // and the unprivileged tier, where it is the largest of any one process).
-    let memory_kib = match cgroup.and_then(RunCgroup::memory_peak_bytes) {
-        Some(bytes) => bytes / 1024,
-        None => exited.map_or(0, |r| r.maxrss_kib),
+    // heap), so it only stands in where the kernel keeps no peak (cgroup v2 before 5.19).
+    // Without a cgroup: the most the group held at once as sampled, or the largest single
+    // process if that was more (between two samples).
+    let memory_kib = match (cgroup, cgroup.and_then(RunCgroup::memory_peak_bytes)) {
+        (Some(_), Some(bytes)) => bytes / 1024,
+        (Some(_), None) => exited.map_or(0, |r| r.maxrss_kib),
+        (None, _) => (peak_rss / 1024).max(exited.map_or(0, |r| r.maxrss_kib)),
     };
-    // Without a cgroup, RLIMIT_DATA holds memory: past it an allocation fails, and the
-    // program fails in its own way. One that failed after using most of its limit ran out.
-    let oom = oom_killed
-        || (cgroup.is_none() && exit_code != Some(0) && memory_kib >= limits.memory_kib / 4 * 3);
     let limit_exceeded = classify(
         killed.map(|(why, _)| why),
         oom,
@@ -433,7 +454,7 @@ enum Uid {
     Shared(u32),
 }
 
-fn rlimits(limits: &Limits, uid: Uid, memory_by_rlimit: bool) -> Vec<(libc::c_int, u64)> {
+fn rlimits(limits: &Limits, uid: Uid) -> Vec<(libc::c_int, u64)> {
     // RLIMIT_CPU is only a backstop, a second past the limit, for when the supervisor is
     // starved; the measured CPU time is what decides.
     let cpu_seconds = limits.cpu_time_ms.div_ceil(1000) + 1;
@@ -442,7 +463,7 @@ fn rlimits(limits: &Limits, uid: Uid, memory_by_rlimit: bool) -> Vec<(libc::c_in
             Uid::Own => 0,
             Uid::Shared(uid) => unprivileged::tasks_of(uid),
         };
-    let mut rlimits = vec![
+    vec![
         (libc::RLIMIT_CPU as _, cpu_seconds),
         (libc::RLIMIT_FSIZE as _, limits.file_size_bytes),
         (libc::RLIMIT_NOFILE as _, limits.open_files.into()),
@@ -450,12 +471,7 @@ fn rlimits(limits: &Limits, uid: Uid, memory_by_rlimit: bool) -> Vec<(libc::c_in
         // Deep recursion is legitimate in contest code: the stack may use all the memory.
         (libc::RLIMIT_STACK as _, limits.memory_kib * 1024),
         (libc::RLIMIT_CORE as _, 0),
-    ];
-    if memory_by_rlimit {
-        // Private writable memory of each process (heap, anonymous maps), not the tree's.
-        rlimits.push((libc::RLIMIT_DATA as _, limits.memory_kib * 1024));
-    }
-    rlimits
+    ]
 }
 
 enum Fill {

@@ -17,9 +17,12 @@
 //!   signalling judgelet.
 //! - network: the seccomp policy's socket rule as in every tier (only Unix sockets); no
 //!   network namespace, so abstract Unix sockets of the pod are scoped away by ABI 6.
-//! - limits: rlimits only (no cgroup): memory is `RLIMIT_DATA` per process, processes
-//!   `RLIMIT_NPROC` per uid (shared between runs when the uid is), CPU time read from
-//!   `/proc` for the group.
+//! - limits: no cgroup. The supervisor reads the group's CPU time and anonymous resident
+//!   memory from `/proc` every 10 ms and kills the run past either limit: what is resident,
+//!   as a cgroup counts, not what is reserved (`RLIMIT_DATA` refused the JVM's and Go's
+//!   thread stacks and heaps). The kernel's OOM killer prefers the run's processes
+//!   (`oom_score_adj` 1000) should the pod run short meanwhile. Processes by `RLIMIT_NPROC`
+//!   per uid (shared between runs when the uid is).
 
 use std::fs;
 use std::io;
@@ -175,12 +178,28 @@ pub(crate) fn tmp_dir_of(box_dir: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// CPU time so far of the run under `init`, in nanoseconds (clock-tick resolution): the
-/// program's process group (every process of the run is in it, and those it reaped count
-/// in their reaper's), plus what `init` reaped (orphans come to it). Not init's own group.
-pub(crate) fn tree_cpu_time_ns(init: libc::pid_t) -> io::Result<u64> {
+/// What the run under `init` has used so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Usage {
+    /// CPU time (clock-tick resolution): the program's process group (every process of the
+    /// run is in it, and those it reaped count in their reaper's), plus what `init` reaped
+    /// (orphans come to it). Not init's own group.
+    pub cpu_ns: u64,
+    /// Anonymous resident memory of the group's processes now: what a cgroup would charge
+    /// the run, but for copy-on-write pages a fork left shared, counted in each process.
+    /// Pages of files (libraries, the interpreter) are left out, as a cgroup leaves out
+    /// page cache other cgroups brought in.
+    pub memory_bytes: u64,
+}
+
+pub(crate) fn tree_usage(init: libc::pid_t) -> io::Result<Usage> {
     // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let (hz, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_CLK_TCK).max(1) as u64,
+            libc::sysconf(libc::_SC_PAGESIZE).max(1) as u64,
+        )
+    };
     let stats: Vec<Stat> = fs::read_dir("/proc")?
         .flatten()
         .filter_map(|entry| {
@@ -191,11 +210,31 @@ pub(crate) fn tree_cpu_time_ns(init: libc::pid_t) -> io::Result<u64> {
             parse_stat(pid, &line)
         })
         .collect();
-    Ok(run_ticks(&stats, init) * 1_000_000_000 / hz)
+    let (ticks, members) = run_usage(&stats, init);
+    let pages: u64 = members
+        .iter()
+        .filter_map(|pid| fs::read_to_string(format!("/proc/{pid}/statm")).ok())
+        .filter_map(|statm| anonymous_pages(&statm))
+        .sum();
+    Ok(Usage {
+        cpu_ns: ticks * 1_000_000_000 / hz,
+        memory_bytes: pages * page,
+    })
 }
 
-/// The clock ticks of the run under `init`, from a snapshot of every process.
-fn run_ticks(stats: &[Stat], init: libc::pid_t) -> u64 {
+/// Resident pages not backed by a file, from `/proc/PID/statm` (resident minus shared).
+fn anonymous_pages(statm: &str) -> Option<u64> {
+    let mut fields = statm
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse::<u64>().ok());
+    let (resident, shared) = (fields.next()??, fields.next()??);
+    Some(resident.saturating_sub(shared))
+}
+
+/// The clock ticks of the run under `init`, and the processes of its group, from a
+/// snapshot of every process.
+fn run_usage(stats: &[Stat], init: libc::pid_t) -> (u64, Vec<i32>) {
     // The program's group: that of a child of init that has left init's group (until its
     // setpgid the program is still in init's, which is judgelet's, whose CPU time is not
     // the run's); orphans that came to init are in it too.
@@ -204,14 +243,20 @@ fn run_ticks(stats: &[Stat], init: libc::pid_t) -> u64 {
         .iter()
         .find(|s| s.parent == init && Some(s.group) != init_group)
         .map(|s| s.group);
-    stats
+    let members: Vec<i32> = stats
+        .iter()
+        .filter(|s| s.pid != init && Some(s.group) == group)
+        .map(|s| s.pid)
+        .collect();
+    let ticks = stats
         .iter()
         .map(|s| match s.pid == init {
             true => s.children_ticks,
             false if Some(s.group) == group => s.own_ticks + s.children_ticks,
             false => 0,
         })
-        .sum()
+        .sum();
+    (ticks, members)
 }
 
 /// Tasks (threads included, as `RLIMIT_NPROC` counts them) whose real uid is `uid`, at
@@ -308,7 +353,7 @@ mod tests {
         let init = stat(20, 10, 10, 1, 7);
         // Before its setpgid the program is still in judgelet's group: nothing of it yet.
         let early = [judgelet.clone(), init.clone(), stat(21, 20, 10, 0, 0)];
-        assert_eq!(run_ticks(&early, 20), 7);
+        assert_eq!(run_usage(&early, 20), (7, vec![]));
         // Then: the program, its child, an orphan that came to init; another run's process
         // in a group of its own does not count.
         let later = [
@@ -319,7 +364,8 @@ mod tests {
             stat(23, 20, 21, 50, 0),
             stat(31, 30, 31, 999, 0),
         ];
-        assert_eq!(run_ticks(&later, 20), 7 + 32 + 40 + 50);
+        assert_eq!(run_usage(&later, 20), (7 + 32 + 40 + 50, vec![21, 22, 23]));
+        assert_eq!(anonymous_pages("9000 700 200 10 0 600 0\n"), Some(500));
     }
 
     #[test]

@@ -207,18 +207,17 @@ async fn touching_4_gb_with_a_256_mb_limit_is_memory_limit_exceeded_in_c() {
         int main(){ size_t n = 4UL << 30; volatile char *p = malloc(n); if (!p) return 2;
                     for (size_t i = 0; i < n; i += 4096) p[i] = 1; return 0; }"#;
     let (report, _b) = run_c(source, limits()).await;
-    if unprivileged() {
-        // RLIMIT_DATA refuses the one large allocation up front: the program sees malloc
-        // fail, as it would on a host out of memory, and what it does then is its own.
-        assert_eq!(report.status, Status::RunTimeError, "{report:?}");
-        assert_eq!(report.exit_code, Some(2));
-        return;
-    }
     assert_eq!(report.status, Status::MemoryLimitExceeded, "{report:?}");
     assert_eq!(report.limit_exceeded, Some(LimitKind::Memory));
     assert!(report.memory_kib >= 200 * 1024, "{}", report.memory_kib);
+    // The cgroup stops the tree at the limit; without one, judgelet reads the memory every
+    // 10 ms and the program runs on until then (docs/deploy.md).
+    let overshoot = match tier() {
+        Isolation::Namespaces => 1024,
+        Isolation::Unprivileged => 256 * 1024,
+    };
     assert!(
-        report.memory_kib <= 256 * 1024 + 1024,
+        report.memory_kib <= 256 * 1024 + overshoot,
         "{}",
         report.memory_kib
     );
@@ -228,13 +227,6 @@ async fn touching_4_gb_with_a_256_mb_limit_is_memory_limit_exceeded_in_c() {
 async fn touching_4_gb_with_a_256_mb_limit_is_memory_limit_exceeded_in_python() {
     let (report, _b) = run_python("x = b'a' * (4 << 30)\nprint(len(x))", limits()).await;
     assert_eq!(stdout(&report), "");
-    if unprivileged() {
-        // As in C: the allocation fails up front, Python raises MemoryError (which the
-        // language registry reports as memory_limit_exceeded; see the lang tests).
-        assert_eq!(report.status, Status::RunTimeError, "{report:?}");
-        assert!(String::from_utf8_lossy(&report.stderr.bytes).contains("MemoryError"));
-        return;
-    }
     assert_eq!(report.status, Status::MemoryLimitExceeded, "{report:?}");
 }
 
@@ -300,7 +292,13 @@ async fn thread_bomb_is_held_to_the_process_limit() {
     let (report, boxed) = run_c_with(source, &["-pthread"], limits, Vec::new()).await;
     assert_eq!(report.status, Status::Ok, "{report:?}");
     let threads: u32 = stdout(&report).trim().parse().unwrap();
-    assert!(threads < 32, "{threads} threads started");
+    // Runs that share a uid share its headroom: the limit is the run's plus what the uid
+    // had (judgelet's threads, other runs), read at most a second before (docs/deploy.md).
+    let bound = match shared_uid(&boxed) {
+        true => 32 + 64,
+        false => 32,
+    };
+    assert!(threads < bound, "{threads} threads started");
     assert_eq!(leftovers(&boxed), Vec::<String>::new());
 }
 

@@ -214,7 +214,8 @@ async fn touching_4_gb_with_a_256_mb_limit_is_memory_limit_exceeded_in_c() {
     // 10 ms and the program runs on until then (docs/deploy.md).
     let overshoot = match tier() {
         Isolation::Namespaces => 1024,
-        Isolation::Unprivileged => 256 * 1024,
+        // Generous for a loaded CI machine, where the supervisor's check comes late.
+        Isolation::Unprivileged => 512 * 1024,
     };
     assert!(
         report.memory_kib <= 256 * 1024 + overshoot,
@@ -271,7 +272,13 @@ async fn fork_bomb_in_python_is_contained_and_leaves_no_process() {
     let source =
         "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n";
     let (report, boxed) = run_python(source, limits).await;
-    assert_eq!(report.status, Status::TimeLimitExceeded, "{report:?}");
+    // How many interpreters fit under a shared uid's process limit depends on the uid's
+    // other tasks (docs/deploy.md); enough of them (≈3 MB each) reach the memory limit first.
+    let contained = match shared_uid(&boxed) {
+        true => vec![Status::TimeLimitExceeded, Status::MemoryLimitExceeded],
+        false => vec![Status::TimeLimitExceeded],
+    };
+    assert!(contained.contains(&report.status), "{report:?}");
     assert_eq!(leftovers(&boxed), Vec::<String>::new());
 }
 

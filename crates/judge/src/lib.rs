@@ -21,7 +21,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use lang::{CompileReport, Prepared, Program, Submission, Toolchain};
-use sandbox::{Limits, LimitsRequest, Pipes, RunReport};
+use sandbox::{Hangup, Limits, LimitsRequest, Pipes, RunReport};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
@@ -652,6 +652,12 @@ async fn run_interactive(context: &Context, case: &TestCase) -> Result<TestRepor
     let submission_box = toolchain.new_box_for(&context.program)?;
     let (submission_reads, validator_writes) = std::io::pipe().map_err(sandbox_io)?;
     let (validator_reads, submission_writes) = std::io::pipe().map_err(sandbox_io)?;
+    // Which side stopped talking first, as the kernel ordered the two pipes' hang-ups.
+    let hangup = sandbox::first_hangup(
+        submission_reads.try_clone().map_err(sandbox_io)?.into(),
+        validator_reads.try_clone().map_err(sandbox_io)?.into(),
+    )
+    .await;
     let validator_command =
         toolchain.command(validator, &validator_args(case), context.validator_limits);
     let submission_command = toolchain.command(&context.program, &[], context.limits);
@@ -695,7 +701,8 @@ async fn run_interactive(context: &Context, case: &TestCase) -> Result<TestRepor
         }
     };
     let shown = case.sample || context.reveal_secret;
-    let rejected_first = rejection_came_first(&judged, solved.as_ref());
+    let hangup = hangup.await.unwrap_or(Hangup::Both);
+    let rejected_first = rejection_came_first(&judged, solved.as_ref(), hangup);
     let mut report = match &solved {
         Some(solved) => base_report(case, solved, solved.status.into()),
         None => TestReport {
@@ -718,15 +725,18 @@ async fn run_interactive(context: &Context, case: &TestCase) -> Result<TestRepor
     Ok(report)
 }
 
-/// Whether the validator rejected before the submission ended. The stamps order most ends,
-/// but the validator's is taken when its init reaps it, after its pipes already closed: a
-/// submission woken by that close can end (and be stamped) first on a busy machine. A
-/// submission killed by SIGPIPE wrote to a pipe the validator no longer read, so its end
-/// came from the validator's, whatever the stamps say.
-fn rejection_came_first(judged: &RunReport, solved: Option<&RunReport>) -> bool {
+/// Whether the validator rejected before the submission ended. The order of the two pipes'
+/// hang-ups decides (the validator's output pipe hanging up first means it stopped talking
+/// first). When both had hung up before the watcher looked, the stamps decide; they are
+/// taken when each box's init reaps its program, after its pipes closed, so a submission woken
+/// by the validator's end can be stamped first on a busy machine. A submission killed by
+/// SIGPIPE, though, wrote to a pipe the validator no longer read: the rejection came first.
+fn rejection_came_first(judged: &RunReport, solved: Option<&RunReport>, hangup: Hangup) -> bool {
     judged.exit_code == Some(43)
-        && solved.is_none_or(|solved| {
-            solved.signal == Some(SIGPIPE) || judged.ended_at < solved.ended_at
+        && solved.is_none_or(|solved| match hangup {
+            Hangup::First => true,
+            Hangup::Second => false,
+            Hangup::Both => solved.signal == Some(SIGPIPE) || judged.ended_at < solved.ended_at,
         })
 }
 
@@ -763,33 +773,27 @@ mod tests {
     }
 
     #[test]
-    fn a_rejection_comes_first_by_the_stamps_or_by_a_broken_pipe() {
+    fn a_rejection_comes_first_by_the_hangups_then_the_stamps_or_a_broken_pipe() {
         let rejected = ended(Some(43), None, 10);
-        // Stamped after the rejection, or never ended: the rejection came first.
-        assert!(rejection_came_first(
-            &rejected,
-            Some(&ended(Some(1), None, 11))
-        ));
-        assert!(rejection_came_first(&rejected, None));
-        // Stamped before: the submission's failure came first.
-        assert!(!rejection_came_first(
-            &rejected,
-            Some(&ended(Some(1), None, 9))
-        ));
-        assert!(!rejection_came_first(
-            &rejected,
-            Some(&ended(None, Some(11), 9))
-        ));
-        // Killed by a write nobody read: caused by the validator's end, whatever the stamps.
-        assert!(rejection_came_first(
-            &rejected,
-            Some(&ended(None, Some(SIGPIPE), 9))
-        ));
+        let first =
+            |solved: Option<&RunReport>, hangup| rejection_came_first(&rejected, solved, hangup);
+        // The kernel's order of hang-ups decides, whatever the stamps say.
+        assert!(first(Some(&ended(Some(1), None, 9)), Hangup::First));
+        assert!(!first(Some(&ended(Some(1), None, 11)), Hangup::Second));
+        // Never ended: killed after the rejection.
+        assert!(first(None, Hangup::Second));
+        // A tie: stamped after the rejection, or killed by a write nobody read.
+        assert!(first(Some(&ended(Some(1), None, 11)), Hangup::Both));
+        assert!(!first(Some(&ended(Some(1), None, 9)), Hangup::Both));
+        assert!(!first(Some(&ended(None, Some(11), 9)), Hangup::Both));
+        assert!(first(Some(&ended(None, Some(SIGPIPE), 9)), Hangup::Both));
         // An acceptance never overrides the submission's own failure.
         let accepted = ended(Some(42), None, 10);
+        let solved = ended(None, Some(SIGPIPE), 11);
         assert!(!rejection_came_first(
             &accepted,
-            Some(&ended(None, Some(SIGPIPE), 11))
+            Some(&solved),
+            Hangup::First
         ));
     }
 }

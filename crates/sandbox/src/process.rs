@@ -99,3 +99,47 @@ pub(crate) fn monotonic_now() -> std::time::Duration {
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
     std::time::Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
+
+/// Which of two pipes lost its writers first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hangup {
+    First,
+    Second,
+    /// Both had, by the time the watcher looked: their order is unknown.
+    Both,
+}
+
+/// Watches two pipes through read ends of their own (`first`, `second`) and tells which
+/// lost its last writer first: for two programs talking through crossed pipes, which one
+/// stopped talking (exited, or closed its stdout) first. Kernel ordering, not stamps: a
+/// thread waits in `poll` for hang-ups only (no data wakes it), and whichever pipe has hung up
+/// while the other has not came first. The read ends are closed at once then, so writers
+/// still going get `EPIPE` as they would without them. Resolves once the thread is about to
+/// wait, so that programs started after it are watched from their start.
+pub async fn first_hangup(first: OwnedFd, second: OwnedFd) -> tokio::task::JoinHandle<Hangup> {
+    let (started, watching) = tokio::sync::oneshot::channel();
+    let handle = tokio::task::spawn_blocking(move || {
+        // Events 0: poll still reports POLLHUP, and nothing else.
+        let mut fds = [first.as_raw_fd(), second.as_raw_fd()].map(|fd| libc::pollfd {
+            fd,
+            events: 0,
+            revents: 0,
+        });
+        let _ = started.send(());
+        loop {
+            // SAFETY: poll on two descriptors we own, for as long as this closure lives.
+            if unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } > 0 {
+                let hung = |p: &libc::pollfd| {
+                    p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
+                };
+                return match (hung(&fds[0]), hung(&fds[1])) {
+                    (true, false) => Hangup::First,
+                    (false, true) => Hangup::Second,
+                    _ => Hangup::Both,
+                };
+            }
+        }
+    });
+    let _ = watching.await;
+    handle
+}

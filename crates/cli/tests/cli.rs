@@ -341,6 +341,22 @@ fn sigterm_kills_runs_still_going_at_the_drain_deadline() {
     panic!("programs outlived the server");
 }
 
+impl Workspace {
+    /// A workspace `nobody` may write in; `None` unless this test runs as root.
+    fn for_nobody() -> Option<Workspace> {
+        if unsafe { libc::geteuid() } != 0 {
+            return None;
+        }
+        let ws = Workspace::new();
+        std::fs::set_permissions(
+            ws.dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o777),
+        )
+        .unwrap();
+        Some(ws)
+    }
+}
+
 /// `judgelet` as `nobody` with every capability dropped, in a fresh state directory.
 fn judgelet_as_nobody(ws: &Workspace, args: &[&str]) -> Output {
     Command::new("/usr/bin/setpriv")
@@ -362,15 +378,9 @@ fn judgelet_as_nobody(ws: &Workspace, args: &[&str]) -> Output {
 
 #[test]
 fn without_privileges_only_the_unprivileged_tier_runs_and_it_says_so() {
-    if unsafe { libc::geteuid() } != 0 {
+    let Some(ws) = Workspace::for_nobody() else {
         return; // needs root to become nobody
-    }
-    let ws = Workspace::new();
-    std::fs::set_permissions(
-        ws.dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o777),
-    )
-    .unwrap();
+    };
     let c = ws.file(
         "sum.c",
         "#include <stdio.h>\nint main(void){puts(\"compiled and ran\");return 0;}",
@@ -509,15 +519,9 @@ fn watchdog_durations_are_refused_when_malformed() {
 
 #[test]
 fn grading_works_unprivileged_as_nobody_custom_and_interactive_validators_included() {
-    if unsafe { libc::geteuid() } != 0 {
+    let Some(ws) = Workspace::for_nobody() else {
         return; // needs root to become nobody
-    }
-    let ws = Workspace::new();
-    std::fs::set_permissions(
-        ws.dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o777),
-    )
-    .unwrap();
+    };
     // A copy nobody can read, wherever the checkout is.
     let problems = ws.dir.path().join("problems");
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../problems");

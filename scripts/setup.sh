@@ -17,6 +17,7 @@ packages=(
   apache2-utils            # ab, for bench/run.sh
   curl ca-certificates     # the README's examples and the gateway tests' report replay
   chromium                 # the page's end-to-end tests (driven by playwright-core)
+  postgresql-15            # the store's PostgreSQL backend: tests start throwaway clusters
 )
 
 missing=()

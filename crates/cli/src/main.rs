@@ -153,6 +153,61 @@ struct ServeArgs {
     /// On SIGTERM or SIGINT, how long in-flight runs may finish before they are killed.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
     drain: f64,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Stored submissions (`judgelet serve` only: a single function is stateless).
+#[derive(Args)]
+struct StoreArgs {
+    /// Where the embedded store lives (`judgelet.db`); keep it off tmpfs to keep results
+    /// through a reboot.
+    #[arg(
+        long,
+        env = "JUDGELET_DATA_DIR",
+        value_name = "DIR",
+        default_value = "judgelet-data"
+    )]
+    data_dir: PathBuf,
+    /// The store: `sqlite:PATH` (one server), or `postgres://USER:PASSWORD@HOST/DB` for
+    /// several replicas [default: sqlite:DATA_DIR/judgelet.db].
+    #[arg(long, env = "JUDGELET_DATABASE", value_name = "URL")]
+    database: Option<String>,
+    /// Submissions queued or running at most; more are refused with 429.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    max_pending: u64,
+    /// A replica that stops renewing its claims loses them to the others after this long.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    lease: f64,
+    /// Results and sources are deleted this long after they finish (e.g. 7d, 12h).
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = humantime::parse_duration)]
+    retention: Duration,
+    /// Lets callbacks go to addresses in CIDR besides public ones (repeatable; loopback,
+    /// private, link-local and metadata ranges are refused by default).
+    #[arg(
+        long,
+        env = "JUDGELET_CALLBACK_ALLOW",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    callback_allow: Vec<ipnet::IpNet>,
+}
+
+impl StoreArgs {
+    fn url(&self) -> Result<String> {
+        match &self.database {
+            Some(url) => Ok(url.clone()),
+            None => {
+                std::fs::create_dir_all(&self.data_dir).with_context(|| {
+                    format!("create the data directory {}", self.data_dir.display())
+                })?;
+                Ok(format!(
+                    "sqlite:{}",
+                    self.data_dir.join("judgelet.db").display()
+                ))
+            }
+        }
+    }
 }
 
 /// A duration as of-watchdog reads one: a Go duration (`30s`, `1m30s`, `500ms`) or a bare
@@ -367,6 +422,10 @@ fn serve(common: &Common, args: &ServeArgs, function: Option<&str>) -> Result<u8
         .into_iter()
         .flatten()
         .min();
+    let lease = Duration::try_from_secs_f64(args.store.lease)
+        .ok()
+        .filter(|lease| !lease.is_zero())
+        .ok_or_else(|| anyhow!("--lease must be a positive number of seconds"))?;
     let config = server::ServerConfig {
         slots,
         queue,
@@ -377,16 +436,34 @@ fn serve(common: &Common, args: &ServeArgs, function: Option<&str>) -> Result<u8
             .problems
             .clone()
             .or_else(|| Some(PathBuf::from("problems")).filter(|p| p.is_dir())),
+        submissions: server::SubmissionsConfig {
+            max_pending: args.store.max_pending,
+            lease,
+            retention: args.store.retention,
+            callbacks: server::CallbackRules::new(args.store.callback_allow.clone()),
+            ..defaults.submissions.clone()
+        },
         ..defaults
-    };
-    let state = server::AppState::new(toolchain, config);
-    let router = match function {
-        Some(name) => server::function_app(state, name).map_err(|e| anyhow!("{e}"))?,
-        None => server::app(state),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // A single function is stateless: behind OpenFaaS the platform's queue-worker gives it
+    // asynchronous calls. `serve` keeps them itself.
+    let store = match function {
+        Some(_) => None,
+        None => {
+            let url = args.store.url()?;
+            let store = runtime.block_on(store::Store::open(&url))?;
+            tracing::info!(store = store.url(), "submissions stored");
+            Some(store)
+        }
+    };
+    let state = server::AppState::new(toolchain, config, store);
+    let router = match function {
+        Some(name) => server::function_app(state.clone(), name).map_err(|e| anyhow!("{e}"))?,
+        None => server::app(state.clone()),
+    };
     // OpenFaaS CE probes a function with `cat /tmp/.lock` (in the temp directory): it exists
     // while the function can serve.
     let _lock = function.map(|_| LockFile::create()).transpose()?;
@@ -398,7 +475,7 @@ fn serve(common: &Common, args: &ServeArgs, function: Option<&str>) -> Result<u8
         tracing::info!(%address, function = function.unwrap_or("all"), "judgelet listening");
         eprintln!("judgelet: listening on http://{}", listener.local_addr()?);
         let drain = Duration::from_secs_f64(args.drain);
-        server::serve(listener, router, shutdown_signal(), drain).await?;
+        server::serve(listener, state, router, shutdown_signal(), drain).await?;
         anyhow::Ok(())
     })?;
     Ok(0)

@@ -1,5 +1,8 @@
 //! The real `judgelet` binary, end to end, in a temporary directory.
 
+mod common;
+
+use common::Served;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -161,149 +164,6 @@ fn languages_lists_what_this_machine_runs_with_versions() {
         .collect();
     for id in ["c", "cpp", "python"] {
         assert!(ids.iter().any(|i| i == id), "{ids:?}");
-    }
-}
-
-impl Drop for Served {
-    /// A failed test must not leave its server running (it holds the harness's output).
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A `judgelet serve` on an ephemeral port, with its own uid range.
-struct Served {
-    child: std::process::Child,
-    address: String,
-    uids: std::ops::Range<u32>,
-}
-
-impl Served {
-    fn start(uid_base: u32, extra: &[&str]) -> Served {
-        Served::launch(uid_base, &["serve"], extra, &[])
-    }
-
-    /// `judgelet function NAME`, with the environment OpenFaaS gives a function.
-    fn function(uid_base: u32, name: &str, env: &[(&str, &str)]) -> Served {
-        Served::launch(uid_base, &["function", name], &[], env)
-    }
-
-    fn launch(uid_base: u32, command: &[&str], extra: &[&str], env: &[(&str, &str)]) -> Served {
-        use std::io::BufRead;
-        let base = uid_base.to_string();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_judgelet"))
-            .args(command)
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--uid-base",
-                &base,
-                "--uid-count",
-                "50",
-            ])
-            .args(extra)
-            .envs(env.iter().copied())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut address = String::new();
-        for line in stderr.by_ref() {
-            let line = line.unwrap();
-            if let Some(rest) = line.strip_prefix("judgelet: listening on http://") {
-                address = rest.to_owned();
-                break;
-            }
-        }
-        assert!(!address.is_empty(), "the server did not start");
-        // Keep draining, and show what the server says after.
-        std::thread::spawn(move || {
-            for line in stderr.map_while(Result::ok) {
-                eprintln!("server: {line}");
-            }
-        });
-        Served {
-            child,
-            address,
-            uids: uid_base..uid_base + 50,
-        }
-    }
-
-    /// Sends a text request on a raw connection; the thread returns the raw response.
-    fn post_python(&self, source: &str) -> std::thread::JoinHandle<String> {
-        self.post("/function/python", source)
-    }
-
-    /// Sends a text request to `path` on a raw connection; the thread returns the response.
-    fn post(&self, path: &str, source: &str) -> std::thread::JoinHandle<String> {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(&self.address).unwrap();
-        let request = format!(
-            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{source}",
-            source.len()
-        );
-        stream.write_all(request.as_bytes()).unwrap();
-        std::thread::spawn(move || {
-            let mut response = String::new();
-            let _ = stream.read_to_string(&mut response);
-            response
-        })
-    }
-
-    /// One request on a raw connection: the status code and the whole response.
-    fn request(&self, head: &str, body: &str) -> (u16, String) {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(&self.address).unwrap();
-        let request = format!(
-            "{head} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: text/plain\r\nX-Call-Id: call-42\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        stream.write_all(request.as_bytes()).unwrap();
-        stream
-            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-            .unwrap();
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
-        let status = response
-            .split(' ')
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .unwrap_or(0);
-        (status, response)
-    }
-
-    fn terminate(&self) {
-        // SAFETY: sending a signal to our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-    }
-
-    fn running_programs(&self) -> usize {
-        std::fs::read_dir("/proc")
-            .unwrap()
-            .flatten()
-            .filter_map(|e| std::fs::read_to_string(e.path().join("status")).ok())
-            .filter_map(|status| {
-                status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("Uid:"))
-                    .and_then(|l| l.split_whitespace().next())
-                    .and_then(|u| u.parse::<u32>().ok())
-            })
-            .filter(|uid| self.uids.contains(uid))
-            .count()
-    }
-
-    fn wait_for_programs(&self) {
-        for _ in 0..500 {
-            if self.running_programs() > 0 {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        panic!("the program never started");
     }
 }
 

@@ -136,17 +136,52 @@ pub struct GradeOptions {
     pub stop_at_first_failure: bool,
     /// Show hints and validator messages for secret cases too (off: samples only).
     pub reveal_secret: bool,
-    /// Runs at once. Shared with the server's admission control when it grades.
-    pub slots: Arc<Semaphore>,
+    /// Where each run takes its sandbox slot.
+    pub slots: Arc<dyn Slots>,
 }
 
 impl GradeOptions {
+    /// Options for a grader of its own, running up to `parallelism` cases at once.
     pub fn new(parallelism: usize) -> GradeOptions {
         GradeOptions {
             stop_at_first_failure: true,
             reveal_secret: false,
-            slots: Arc::new(Semaphore::new(parallelism.max(1))),
+            slots: Arc::new(OwnSlots {
+                semaphore: Arc::new(Semaphore::new(parallelism.max(1))),
+                capacity: parallelism.max(1),
+            }),
         }
+    }
+}
+
+/// Where grading takes a sandbox slot for each run: a semaphore of its own (the CLI), or
+/// the server's admission control, which shares its slots with every other request.
+pub trait Slots: Send + Sync {
+    /// Runs that may go at once.
+    fn capacity(&self) -> usize;
+    /// Waits for a slot, held until the permit is dropped; `None` when the slots are closed.
+    fn acquire(&self) -> Pin<Box<dyn Future<Output = Option<SlotPermit>> + Send + '_>>;
+}
+
+/// A held slot; dropping it frees the slot.
+pub struct SlotPermit(pub Box<dyn Send + Sync>);
+
+/// Slots of a grader's own.
+struct OwnSlots {
+    semaphore: Arc<Semaphore>,
+    capacity: usize,
+}
+
+impl Slots for OwnSlots {
+    fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    fn acquire(&self) -> Pin<Box<dyn Future<Output = Option<SlotPermit>> + Send + '_>> {
+        Box::pin(async move {
+            let permit = self.semaphore.clone().acquire_owned().await.ok()?;
+            Some(SlotPermit(Box::new(permit)))
+        })
     }
 }
 
@@ -166,7 +201,7 @@ struct Context {
     limits: Limits,
     validator_limits: Limits,
     reveal_secret: bool,
-    slots: Arc<Semaphore>,
+    slots: Arc<dyn Slots>,
 }
 
 impl Grader {
@@ -290,7 +325,7 @@ impl Grader {
             reveal_secret: options.reveal_secret,
             slots: options.slots.clone(),
         });
-        let window = options.slots.available_permits().max(1) + 1;
+        let window = options.slots.capacity().max(1) + 1;
         let mut scheduler = Scheduler::new(context, window);
         let mut evaluation = Evaluation {
             scheduler: &mut scheduler,
@@ -470,7 +505,7 @@ fn skip_item(scheduler: &mut Scheduler, item: &Item) {
 }
 
 async fn run_case(context: Arc<Context>, index: usize) -> Result<TestReport, Error> {
-    let _slot = context.slots.clone().acquire_owned().await.map_err(|_| {
+    let _slot = context.slots.acquire().await.ok_or_else(|| {
         Error::Sandbox(sandbox::Error::Io {
             context: "the grading slots closed",
             source: std::io::Error::other("closed"),

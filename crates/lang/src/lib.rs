@@ -5,6 +5,7 @@
 //! Compilers run in the sandbox too, with their own limits: a compiler fed hostile source
 //! (`#include "/dev/zero"`) is an untrusted process like any other.
 
+pub mod base64_bytes;
 mod cache;
 mod outcome;
 mod registry;
@@ -75,11 +76,14 @@ impl Default for ToolchainConfig {
     }
 }
 
-/// A request to run one program once.
-#[derive(Clone, Debug, Default)]
+/// A request to run one program once. Its serde form (bytes as base64) is how a stored
+/// submission keeps it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RunRequest {
     pub language: String,
+    #[serde(with = "base64_bytes")]
     pub source: Vec<u8>,
+    #[serde(with = "base64_bytes")]
     pub stdin: Vec<u8>,
     pub args: Vec<String>,
     pub limits: LimitsRequest,

@@ -42,6 +42,13 @@ pub enum ApiError {
     /// 408: the client sent the body more slowly than `read_timeout` allows.
     #[error("the request body did not arrive within {0:?} (read_timeout)")]
     SlowBody(std::time::Duration),
+    /// 409: the request conflicts with the resource's state (cancelling what is done).
+    #[error("{0}")]
+    Conflict(String),
+    /// 503: the store of submissions cannot be reached; nothing was accepted. The detail
+    /// (naming the database, without its password) is logged.
+    #[error("the submission store is unavailable; nothing was stored; retry later")]
+    StoreUnavailable(String),
     /// 504: the request took longer than its deadline (`exec_timeout`, `write_timeout`);
     /// its run was killed.
     #[error("the request did not finish within {0:?} (exec_timeout); its run was killed")]
@@ -65,6 +72,8 @@ impl ApiError {
             ApiError::Overloaded(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::SlowBody(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Deadline(_) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -82,6 +91,8 @@ impl ApiError {
             ApiError::Overloaded(_) => "overloaded",
             ApiError::SlowBody(_) => "request_timeout",
             ApiError::Deadline(_) => "deadline_exceeded",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::StoreUnavailable(_) => "store_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -99,24 +110,53 @@ impl From<lang::Error> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.status();
+impl From<store::Error> for ApiError {
+    fn from(error: store::Error) -> ApiError {
+        match error {
+            store::Error::Full { .. } => {
+                ApiError::Overloaded("the queue of stored submissions is full")
+            }
+            store::Error::Corrupt { .. } => ApiError::Internal(error.to_string()),
+            other => ApiError::StoreUnavailable(other.to_string()),
+        }
+    }
+}
+
+impl ApiError {
+    /// The JSON body: `{"error": {"code", "message"}}`, with `known` where it applies.
+    /// Internal details are logged here, never sent.
+    pub fn body(&self) -> serde_json::Value {
         let mut body = json!({ "code": self.code(), "message": self.to_string() });
-        match &self {
+        match self {
             ApiError::UnknownFunction { known, .. }
             | ApiError::UnknownLanguage { known, .. }
             | ApiError::UnknownProblem { known, .. } => {
                 body["known"] = json!(known);
             }
             ApiError::Internal(detail) => tracing::error!(%detail, "internal error"),
+            ApiError::StoreUnavailable(detail) => tracing::error!(%detail, "store unavailable"),
             _ => {}
         }
-        let mut response = (status, Json(json!({ "error": body }))).into_response();
-        if let ApiError::Overloaded(_) = self {
+        json!({ "error": body })
+    }
+
+    /// When to try again, for the errors that pass.
+    fn retry_after(&self) -> Option<&'static str> {
+        match self {
+            ApiError::Overloaded(_) => Some("1"),
+            ApiError::StoreUnavailable(_) => Some("5"),
+            _ => None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status(), Json(self.body())).into_response();
+        if let Some(seconds) = self.retry_after() {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
         }
         response
     }

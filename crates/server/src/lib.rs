@@ -1,10 +1,18 @@
-//! The HTTP gateway: every capability of judgelet as an OpenFaaS-style function.
+//! The HTTP gateway: every capability of judgelet as an OpenFaaS-style function, now or
+//! later.
 //!
 //! `POST /function/<name>` runs a function: one per language (`python`, `c`, `cpp`, ...),
-//! the report's names `pythontimeout` and `cc`, and `run` (JSON with a `language`). A
-//! `text/plain` body is the source and gets the program's stdout back, the status in
-//! `X-Judgelet-Status`; a JSON body is a full request and gets the JSON run report. Also
-//! `GET /system/functions`, `/languages`, `/healthz`, `/metrics`.
+//! the report's names `pythontimeout` and `cc`, `run` (JSON with a `language`) and `grade`.
+//! A `text/plain` body is the source and gets the program's stdout back, the status in
+//! `X-Judgelet-Status`; a JSON body is a full request and gets the JSON report.
+//! `POST /async-function/<name>` stores the same request and answers `202` at once; the
+//! queue runs it and `GET /results/<id>` (or a callback) gives the report. Also
+//! `GET /system/functions`, `/languages`, `/problems`, `/healthz`, `/metrics`.
+//!
+//! ```text
+//! api::function (wire format) ─▶ core::Job ─▶ core::check ─▶ now: admission + core::execute
+//!                                                        └─▶ later: store ─▶ queue ─▶ core::execute
+//! ```
 //!
 //! [`app`] builds the router without a socket, so tests call it directly; [`function_app`]
 //! serves a single function at `/` as the OpenFaaS function contract wants.
@@ -12,8 +20,12 @@
 //! Architecture invariant: this is the only crate that knows HTTP and wire types of the API.
 
 mod admission;
+mod api;
+mod callback;
+mod core;
 mod error;
 mod metrics;
+mod queue;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -21,20 +33,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
-use lang::{RunOutcome, RunRequest, Toolchain};
-use serde::Deserialize;
+use lang::Toolchain;
 use serde_json::json;
 use tracing::Instrument;
 
+pub use callback::CallbackRules;
 pub use error::ApiError;
-use metrics::{FunctionName, Invocation, Metrics, Outcome};
+use metrics::Metrics;
 
 /// How the gateway admits and sizes requests.
 #[derive(Clone, Debug)]
@@ -54,6 +65,48 @@ pub struct ServerConfig {
     /// The longest a request may take, waiting for a slot included; its run is killed then
     /// (of-watchdog's `exec_timeout`, and `write_timeout`, which bounds the same span).
     pub deadline: Option<Duration>,
+    /// Stored submissions and how they are run.
+    pub submissions: SubmissionsConfig,
+}
+
+/// Stored (asynchronous) submissions: the queue, its leases, retention, callbacks.
+#[derive(Clone, Debug)]
+pub struct SubmissionsConfig {
+    /// Submissions queued or running at most; more get `429`.
+    pub max_pending: u64,
+    /// Submissions run at once by this replica. Default: the slots.
+    pub workers: Option<usize>,
+    /// How long a claim lasts without renewal: a replica that dies loses its submissions
+    /// to the others this long after its last renewal (renewed every third of it).
+    pub lease: Duration,
+    /// How often an idle worker looks for submissions another replica stored.
+    pub poll: Duration,
+    /// Results (and sources) are deleted this long after they finish.
+    pub retention: Duration,
+    /// This replica's name in results: host name and instance.
+    pub runner: String,
+    pub callbacks: CallbackRules,
+    /// Deliveries tried per callback.
+    pub callback_tries: u32,
+    /// The wait before the second try; it doubles for each after.
+    pub callback_retry: Duration,
+}
+
+impl Default for SubmissionsConfig {
+    fn default() -> Self {
+        SubmissionsConfig {
+            max_pending: 100_000,
+            workers: None,
+            lease: Duration::from_secs(30),
+            poll: Duration::from_millis(250),
+            retention: Duration::from_secs(7 * 24 * 3600),
+            runner: queue::runner_name(),
+            callbacks: CallbackRules::default(),
+            // 5 tries over a minute: after 4, 8, 16 and 32 s.
+            callback_tries: 5,
+            callback_retry: Duration::from_secs(4),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -67,41 +120,38 @@ impl Default for ServerConfig {
             problems_dir: None,
             read_timeout: None,
             deadline: None,
+            submissions: SubmissionsConfig::default(),
         }
     }
 }
 
-/// Names the report's clients use, mapped to the languages they meant.
-const ALIASES: [(&str, &str); 2] = [("pythontimeout", "python"), ("cc", "c")];
-
-/// What a function does.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Target {
-    /// Runs one language; the request need not name it.
-    Language(String),
-    /// Runs any language; the JSON request names it.
-    Run,
-    /// Grades against a problem package or inline tests.
-    Grade,
-}
-
-struct Function {
-    target: Target,
-    invocations: AtomicU64,
+impl ServerConfig {
+    /// A JSON request may carry the largest source and stdin, and some room for the rest.
+    fn max_json_bytes(&self) -> usize {
+        self.max_source_bytes + self.max_stdin_bytes + (64 << 10)
+    }
 }
 
 pub struct AppState {
     toolchain: Arc<Toolchain>,
     grader: judge::Grader,
     problems: BTreeMap<String, Arc<judge::ProblemPackage>>,
-    admission: admission::Admission,
+    admission: Arc<admission::Admission>,
     metrics: Arc<Metrics>,
-    functions: BTreeMap<String, Function>,
+    functions: api::function::Functions,
+    /// Stored submissions: `None` in function mode, which is stateless.
+    queue: Option<queue::Queue>,
     config: ServerConfig,
 }
 
 impl AppState {
-    pub fn new(toolchain: Toolchain, config: ServerConfig) -> Arc<AppState> {
+    /// The state of a server; with a store, it takes submissions to run later
+    /// (`judgelet serve`), without one it only runs them now (`judgelet function`).
+    pub fn new(
+        toolchain: Toolchain,
+        config: ServerConfig,
+        store: Option<store::Store>,
+    ) -> Arc<AppState> {
         let toolchain = Arc::new(toolchain);
         let problems = config
             .problems_dir
@@ -109,24 +159,6 @@ impl AppState {
             .map(load_problems)
             .unwrap_or_default();
         let metrics = Arc::new(Metrics::new());
-        let mut functions = BTreeMap::new();
-        let mut add = |name: &str, target: Target| {
-            let function = Function {
-                target,
-                invocations: AtomicU64::new(0),
-            };
-            functions.insert(name.to_owned(), function);
-        };
-        for id in toolchain.registry().ids() {
-            add(&id, Target::Language(id.clone()));
-        }
-        for (alias, language) in ALIASES {
-            if toolchain.registry().get(language).is_some() {
-                add(alias, Target::Language(language.to_owned()));
-            }
-        }
-        add("run", Target::Run);
-        add("grade", Target::Grade);
         Arc::new(AppState {
             admission: admission::Admission::new(
                 config.slots,
@@ -135,49 +167,61 @@ impl AppState {
                 metrics.clone(),
             ),
             grader: judge::Grader::new(toolchain.clone(), judge::GraderConfig::default()),
+            functions: api::function::Functions::new(toolchain.registry()),
+            queue: store.map(|store| queue::Queue::new(store, &config)),
             toolchain,
             problems,
             metrics,
-            functions,
             config,
         })
     }
 
     pub fn function_names(&self) -> Vec<String> {
-        self.functions.keys().cloned().collect()
+        self.functions.names()
     }
 
-    fn function(&self, name: &str) -> Result<&Function, ApiError> {
-        self.functions
-            .get(name)
-            .ok_or_else(|| ApiError::UnknownFunction {
-                name: name.to_owned(),
-                known: self.function_names(),
+    fn problem(&self, id: &str) -> Result<Arc<judge::ProblemPackage>, ApiError> {
+        self.problems
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ApiError::UnknownProblem {
+                problem: id.to_owned(),
+                known: self.problems.keys().cloned().collect(),
             })
+    }
+
+    /// The queue of stored submissions, which function mode has not.
+    fn queue(&self) -> Result<&queue::Queue, ApiError> {
+        self.queue.as_ref().ok_or_else(|| {
+            ApiError::NotFound(
+                "this server keeps no submissions (a single function is stateless: \
+                 its platform queues asynchronous calls)"
+                    .into(),
+            )
+        })
     }
 }
 
 /// Every function and the system routes, as `judgelet serve` serves them.
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
-        .route(
-            "/function/{name}",
-            post(
-                |State(state): State<Arc<AppState>>,
-                 Path(name): Path<String>,
-                 headers: HeaderMap,
-                 body: Body| async move { invoke(&state, &name, &headers, body).await },
-            ),
-        )
+        .merge(api::function::router())
+        .merge(api::results::router())
         .route("/", get(|| async { page("index.html") }))
         .route("/app.js", get(|| async { page("app.js") }))
         .route("/app.css", get(|| async { page("app.css") }))
-        .route("/system/functions", get(system_functions))
+        .route("/system/functions", get(api::function::system_functions))
         .route("/languages", get(languages))
         .route("/problems", get(problems))
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics))
-        .fallback(|| async { not_found() })
+        .fallback(|| async {
+            ApiError::NotFound(
+                "no such path; functions are at POST /function/<name> and \
+                 POST /async-function/<name>"
+                    .into(),
+            )
+        })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(middleware::from_fn(call_id))
@@ -187,19 +231,13 @@ pub fn app(state: Arc<AppState>) -> Router {
 /// One function at `/`, health at `/_/health` and `/_/ready`: the OpenFaaS function
 /// contract, for one function per deployment.
 pub fn function_app(state: Arc<AppState>, name: &str) -> Result<Router, ApiError> {
-    state.function(name)?;
-    let name: Arc<str> = name.into();
-    Ok(Router::new()
-        .route(
-            "/",
-            post(move |State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body| async move {
-                invoke(&state, &name, &headers, body).await
-            }),
-        )
+    Ok(api::function::single(&state, name)?
         .route("/_/health", get(healthz))
         .route("/_/ready", get(healthz))
         .route("/metrics", get(render_metrics))
-        .fallback(|| async { not_found() })
+        .fallback(|| async {
+            ApiError::NotFound("no such path; this function is served at POST /".into())
+        })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(middleware::from_fn(call_id))
@@ -217,15 +255,22 @@ async fn deadline(State(state): State<Arc<AppState>>, request: Request, next: Ne
     }
 }
 
-/// Serves `router` until `shutdown` resolves, then stops accepting and lets in-flight
-/// requests finish for up to `drain`; runs still going after that are killed when their
-/// requests are dropped.
+/// Serves `router` (and, with a store, runs the stored submissions of `state`) until
+/// `shutdown` resolves; then stops accepting and claiming, and lets in-flight requests and
+/// runs finish for up to `drain`. Runs still going after that are killed: a request's when
+/// it is dropped, a stored submission's after its claim is given back to the queue.
 pub async fn serve(
     listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain: Duration,
 ) -> std::io::Result<()> {
+    let background = state
+        .queue
+        .as_ref()
+        .map(|_| Arc::new(queue::start(state.clone())));
+    let stopper = background.clone();
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         shutdown.await;
@@ -233,15 +278,36 @@ pub async fn serve(
             drain_s = drain.as_secs_f64(),
             "shutting down: draining in-flight requests"
         );
+        if let Some(background) = stopper {
+            // No new claims from now on; the runs going on finish.
+            background.stop();
+        }
         let _ = stopping.send(());
     });
-    tokio::select! {
-        result = server => result,
-        () = async { if stopped.await.is_ok() { tokio::time::sleep(drain).await } else { std::future::pending().await } } => {
+    let deadline = async {
+        match stopped.await {
+            Ok(()) => tokio::time::sleep(drain).await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    let drained = async {
+        let result = server.await;
+        if let Some(background) = &background {
+            background.finished().await;
+        }
+        result
+    };
+    let result = tokio::select! {
+        result = drained => result,
+        () = deadline => {
             tracing::warn!("drain deadline passed; killing the runs still going");
             Ok(())
         }
+    };
+    if let Some(background) = background {
+        background.shutdown().await;
     }
+    result
 }
 
 /// The page (`web/`, built into `crates/server/web/` and committed), embedded so the one
@@ -270,267 +336,6 @@ fn page(file: &str) -> Response {
         body,
     )
         .into_response()
-}
-
-fn not_found() -> ApiError {
-    ApiError::NotFound("no such path; functions are at POST /function/<name>".into())
-}
-
-/// A run request as JSON.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RunBody {
-    /// Required by `run`; for a language's own function, may be left out.
-    language: Option<String>,
-    source: String,
-    #[serde(default)]
-    stdin: String,
-    #[serde(default)]
-    args: Vec<String>,
-    #[serde(default)]
-    limits: sandbox::LimitsRequest,
-}
-
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|mime| {
-            let mime = mime.trim().to_ascii_lowercase();
-            mime == "application/json" || mime.ends_with("+json")
-        })
-        .unwrap_or(false)
-}
-
-async fn invoke(state: &Arc<AppState>, name: &str, headers: &HeaderMap, body: Body) -> Response {
-    let start = Instant::now();
-    match state.function(name) {
-        Ok(function) => {
-            function.invocations.fetch_add(1, Ordering::Relaxed);
-            let response = match function.target {
-                Target::Grade => match grade_job(state, headers, body).await {
-                    Ok(job) if wants_events(headers) => {
-                        grade_events(state.clone(), job, name.to_owned())
-                    }
-                    Ok(job) => match grade(state, job, &|_| {}).await {
-                        Ok(report) => {
-                            record_outcome(state, name, report.verdict.as_str());
-                            Json(report).into_response()
-                        }
-                        Err(e) => e.into_response(),
-                    },
-                    Err(e) => e.into_response(),
-                },
-                _ => match run_function(state, function, headers, body).await {
-                    Ok((outcome, json)) => {
-                        record_outcome(state, name, outcome.status().as_str());
-                        respond(&outcome, json)
-                    }
-                    Err(e) => e.into_response(),
-                },
-            };
-            let labels = FunctionName {
-                function_name: name.to_owned(),
-            };
-            state
-                .metrics
-                .duration
-                .get_or_create(&labels)
-                .observe(start.elapsed().as_secs_f64());
-            state
-                .metrics
-                .invocations
-                .get_or_create(&Invocation {
-                    function_name: name.to_owned(),
-                    code: response.status().as_u16().to_string(),
-                })
-                .inc();
-            response
-        }
-        Err(e) => e.into_response(),
-    }
-}
-
-/// Decodes the request, waits for a slot, runs it. Returns the outcome and whether the
-/// client spoke JSON.
-async fn run_function(
-    state: &AppState,
-    function: &Function,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<(RunOutcome, bool), ApiError> {
-    let json = is_json(headers);
-    let config = &state.config;
-    let limit = match json {
-        true => config.max_json_bytes(),
-        false => config.max_source_bytes,
-    };
-    let bytes = read_body(body, limit, config.read_timeout).await?;
-    let request = match json {
-        true => decode_json(function, &bytes, config)?,
-        false => {
-            let Target::Language(language) = &function.target else {
-                return Err(ApiError::UnsupportedMediaType(
-                    "run takes application/json with a \"language\"; a language's own \
-                     function (POST /function/python) takes plain source"
-                        .into(),
-                ));
-            };
-            let source = std::str::from_utf8(&bytes).map_err(|e| {
-                ApiError::BadRequest(format!(
-                    "the source is not valid UTF-8 (at byte {})",
-                    e.valid_up_to()
-                ))
-            })?;
-            RunRequest {
-                language: language.clone(),
-                source: source.as_bytes().to_vec(),
-                ..RunRequest::default()
-            }
-        }
-    };
-    // Fail fast on an unknown language, before queueing.
-    state.toolchain.language(&request.language)?;
-    let _permit = state.admission.admit().await?;
-    let outcome = state.toolchain.run(request).await?;
-    Ok((outcome, json))
-}
-
-impl ServerConfig {
-    /// A JSON request may carry the largest source and stdin, and some room for the rest.
-    fn max_json_bytes(&self) -> usize {
-        self.max_source_bytes + self.max_stdin_bytes + (64 << 10)
-    }
-}
-
-async fn read_body(body: Body, limit: usize, timeout: Option<Duration>) -> Result<Bytes, ApiError> {
-    let reading = axum::body::to_bytes(body, limit);
-    let read = match timeout {
-        Some(timeout) => tokio::time::timeout(timeout, reading)
-            .await
-            .map_err(|_| ApiError::SlowBody(timeout))?,
-        None => reading.await,
-    };
-    read.map_err(|_| ApiError::TooLarge {
-        what: "the request body",
-        limit,
-    })
-}
-
-fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "malformed JSON at line {}, column {}: {e}",
-            e.line(),
-            e.column()
-        ))
-    })
-}
-
-fn at_most(what: &'static str, len: usize, limit: usize) -> Result<(), ApiError> {
-    match len > limit {
-        true => Err(ApiError::TooLarge { what, limit }),
-        false => Ok(()),
-    }
-}
-
-fn decode_json(
-    function: &Function,
-    bytes: &[u8],
-    config: &ServerConfig,
-) -> Result<RunRequest, ApiError> {
-    let body: RunBody = parse_json(bytes)?;
-    at_most("the source", body.source.len(), config.max_source_bytes)?;
-    at_most("stdin", body.stdin.len(), config.max_stdin_bytes)?;
-    let language = match (&function.target, body.language) {
-        (Target::Run | Target::Grade, Some(language)) => language,
-        (Target::Run | Target::Grade, None) => {
-            return Err(ApiError::BadRequest(
-                "run needs a \"language\" (see GET /languages)".into(),
-            ))
-        }
-        (Target::Language(own), Some(asked)) if *own != asked => {
-            return Err(ApiError::BadRequest(format!(
-                "this function runs {own}, not {asked}; use POST /function/{asked} or /function/run"
-            )))
-        }
-        (Target::Language(own), _) => own.clone(),
-    };
-    Ok(RunRequest {
-        language,
-        source: body.source.into_bytes(),
-        stdin: body.stdin.into_bytes(),
-        args: body.args,
-        limits: body.limits,
-    })
-}
-
-fn respond(outcome: &RunOutcome, json: bool) -> Response {
-    let report = outcome.response();
-    if json {
-        return Json(report).into_response();
-    }
-    let mut body = outcome.stdout().to_vec();
-    if report.status != lang::RunStatus::Ok {
-        body.extend_from_slice(outcome.diagnostic().as_bytes());
-    }
-    let mut response = (StatusCode::OK, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    let mut put = |name: &'static str, value: String| {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    };
-    put("x-judgelet-status", report.status.as_str().to_owned());
-    put("x-judgelet-cpu-time-ms", report.cpu_time_ms.to_string());
-    put("x-judgelet-wall-time-ms", report.wall_time_ms.to_string());
-    put("x-judgelet-memory-kib", report.memory_kib.to_string());
-    if let Some(code) = report.exit_code {
-        put("x-judgelet-exit-code", code.to_string());
-    }
-    if let Some(signal) = report.signal {
-        put("x-judgelet-signal", signal.to_string());
-    }
-    if let Some(limit) = report.limit_exceeded {
-        put("x-judgelet-limit-exceeded", limit.as_str().to_owned());
-    }
-    response
-}
-
-/// What is deployed, in the shape of the OpenFaaS gateway's `GET /system/functions`.
-async fn system_functions(State(state): State<Arc<AppState>>) -> Response {
-    let registry = state.toolchain.registry();
-    let isolation = state.toolchain.sandbox().isolation();
-    let functions: Vec<_> = state
-        .functions
-        .iter()
-        .map(|(name, function)| {
-            let mut annotations = json!({ "judgelet.isolation": isolation });
-            if let Target::Language(id) = &function.target {
-                if let Some(language) = registry.get(id) {
-                    annotations["judgelet.language"] = json!(id);
-                    annotations["judgelet.version"] = json!(language.version);
-                }
-            }
-            json!({
-                "name": name,
-                "image": "judgelet",
-                "namespace": "judgelet",
-                "envProcess": format!("judgelet function {name}"),
-                "invocationCount": function.invocations.load(Ordering::Relaxed),
-                "replicas": 1,
-                "availableReplicas": 1,
-                "labels": { "faas_function": name },
-                "annotations": annotations,
-            })
-        })
-        .collect();
-    Json(functions).into_response()
 }
 
 /// Problem packages under `dir`: every directory with a `problem.yaml`, two levels deep. A
@@ -592,190 +397,6 @@ async fn problems(State(state): State<Arc<AppState>>) -> Response {
     Json(list).into_response()
 }
 
-/// A grade request.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GradeBody {
-    language: String,
-    source: String,
-    /// A problem's id (`GET /problems`) ...
-    problem: Option<String>,
-    /// ... or tests given inline.
-    tests: Option<Vec<InlineTest>>,
-    /// For inline tests: the default validator's flags.
-    #[serde(default)]
-    validator_flags: Vec<String>,
-    /// For inline tests: the time limit (default 2 s).
-    time_limit_ms: Option<u64>,
-    /// Stop at the first failure (the format's default).
-    #[serde(default = "yes")]
-    stop_at_first_failure: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InlineTest {
-    input: String,
-    answer: String,
-}
-
-/// A decoded grade request.
-struct GradeJob {
-    package: Arc<judge::ProblemPackage>,
-    language: String,
-    submission: lang::Submission,
-    stop_at_first_failure: bool,
-}
-
-async fn grade_job(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<GradeJob, ApiError> {
-    if !is_json(headers) {
-        return Err(ApiError::UnsupportedMediaType(
-            "grade takes application/json: {language, source, problem} or {..., tests}".into(),
-        ));
-    }
-    let config = &state.config;
-    let bytes = read_body(body, config.max_json_bytes(), config.read_timeout).await?;
-    let body: GradeBody = parse_json(&bytes)?;
-    at_most("the source", body.source.len(), config.max_source_bytes)?;
-    let language = state.toolchain.language(&body.language)?.clone();
-    let package = match (body.problem, body.tests) {
-        (Some(id), None) => {
-            state
-                .problems
-                .get(&id)
-                .cloned()
-                .ok_or_else(|| ApiError::UnknownProblem {
-                    problem: id,
-                    known: state.problems.keys().cloned().collect(),
-                })?
-        }
-        (None, Some(tests)) => Arc::new(
-            judge::ProblemPackage::inline(
-                tests
-                    .into_iter()
-                    .map(|t| (t.input.into_bytes(), t.answer.into_bytes()))
-                    .collect(),
-                body.validator_flags,
-                body.time_limit_ms.map(|ms| ms as f64 / 1000.0),
-            )
-            .map_err(|e| ApiError::BadRequest(e.to_string()))?,
-        ),
-        _ => {
-            return Err(ApiError::BadRequest(
-                "give either \"problem\" or \"tests\"".into(),
-            ))
-        }
-    };
-    Ok(GradeJob {
-        package,
-        submission: lang::Submission::single(&language, body.source.into_bytes()),
-        language: language.id.clone(),
-        stop_at_first_failure: body.stop_at_first_failure,
-    })
-}
-
-/// Grades a job; its test cases take sandbox slots like any run. `on_test` hears of each case.
-async fn grade(
-    state: &AppState,
-    job: GradeJob,
-    on_test: &(dyn Fn(&judge::TestReport) + Send + Sync),
-) -> Result<judge::GradeReport, ApiError> {
-    let _place = state.admission.admit_many()?;
-    let options = judge::GradeOptions {
-        stop_at_first_failure: job.stop_at_first_failure,
-        reveal_secret: false,
-        slots: state.admission.slots(),
-    };
-    state
-        .grader
-        .grade(
-            &job.package,
-            &job.language,
-            job.submission,
-            &options,
-            on_test,
-        )
-        .await
-        .map_err(|e| match e {
-            judge::Error::Lang(e) => e.into(),
-            other => ApiError::Internal(other.to_string()),
-        })
-}
-
-fn wants_events(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/event-stream"))
-}
-
-/// Grading as server-sent events: `test` for each case as it is judged (in order), then
-/// `report` with the whole report, or `error`. The client hanging up aborts the grading.
-fn grade_events(state: Arc<AppState>, job: GradeJob, function: String) -> Response {
-    use axum::response::sse::{Event, KeepAlive, Sse};
-    fn event(name: &str, data: &impl serde::Serialize) -> Event {
-        Event::default()
-            .event(name)
-            .data(serde_json::to_string(data).unwrap_or_default())
-    }
-    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<Event>();
-    let task = tokio::spawn(async move {
-        let tests = sender.clone();
-        let on_test = move |test: &judge::TestReport| {
-            let _ = tests.send(event("test", test));
-        };
-        let last = match grade(&state, job, &on_test).await {
-            Ok(report) => {
-                record_outcome(&state, &function, report.verdict.as_str());
-                event("report", &report)
-            }
-            Err(e) => event(
-                "error",
-                &json!({ "status": e.status().as_u16(), "message": e.to_string() }),
-            ),
-        };
-        let _ = sender.send(last);
-    });
-    let stream = futures_util::stream::unfold(
-        (receiver, AbortOnDrop(task)),
-        |(mut receiver, guard)| async move {
-            let event = receiver.recv().await?;
-            Some((Ok::<_, std::convert::Infallible>(event), (receiver, guard)))
-        },
-    );
-    Sse::new(stream)
-        .keep_alive(KeepAlive::default())
-        .into_response()
-}
-
-/// Aborts a task when the response it feeds is dropped (the client went away).
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-fn record_outcome(state: &AppState, function: &str, status: &str) {
-    state
-        .metrics
-        .outcomes
-        .get_or_create(&Outcome {
-            function_name: function.to_owned(),
-            status: status.to_owned(),
-        })
-        .inc();
-}
-
 async fn languages(State(state): State<Arc<AppState>>) -> Response {
     let languages: Vec<_> = state
         .toolchain
@@ -795,11 +416,22 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
         "slots": state.config.slots,
         "queue": state.config.queue,
         "languages": state.toolchain.registry().ids(),
+        // Stored submissions: where (the URL without its password), and this replica's name
+        // in their results.
+        "store": state.queue.as_ref().map(|queue| queue.store_url()),
+        "runner": state.queue.as_ref().map(|_| &state.config.submissions.runner),
     }))
     .into_response()
 }
 
 async fn render_metrics(State(state): State<Arc<AppState>>) -> Response {
+    if let Some(queue) = &state.queue {
+        // Read at each scrape: a few indexed counts.
+        match queue.stats().await {
+            Ok(stats) => state.metrics.queue(&stats),
+            Err(e) => tracing::warn!(error = %e, "cannot read the queue's figures"),
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -838,8 +470,11 @@ async fn call_id(request: Request, next: Next) -> Response {
         )
     });
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        headers.insert(HeaderName::from_static("x-call-id"), value);
+    // A stored submission's answer carries its own id, which its callback carries too.
+    if !headers.contains_key("x-call-id") {
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            headers.insert(HeaderName::from_static("x-call-id"), value);
+        }
     }
     if let Ok(value) = HeaderValue::from_str(&format!("{:.6}", elapsed.as_secs_f64())) {
         headers.insert(HeaderName::from_static("x-duration-seconds"), value);

@@ -28,6 +28,12 @@ pub struct FunctionName {
     pub function_name: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Delivery {
+    /// `delivered`, `retried` (a try failed, another follows) or `failed` (given up).
+    pub outcome: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub invocations: Family<Invocation, Counter>,
@@ -35,6 +41,11 @@ pub struct Metrics {
     pub duration: Family<FunctionName, Histogram>,
     pub queue_depth: Gauge,
     pub in_flight: Gauge,
+    pending: Gauge,
+    running: Gauge,
+    oldest_pending: Gauge<f64, std::sync::atomic::AtomicU64>,
+    callbacks_due: Gauge,
+    callbacks: Family<Delivery, Counter>,
 }
 
 impl Metrics {
@@ -73,6 +84,36 @@ impl Metrics {
             "Requests holding a sandbox slot",
             in_flight.clone(),
         );
+        let pending = Gauge::default();
+        let running = Gauge::default();
+        let oldest_pending = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        let callbacks_due = Gauge::default();
+        let callbacks = Family::<Delivery, Counter>::default();
+        registry.register(
+            "judgelet_submissions_pending",
+            "Stored submissions queued or running, on every replica of the store",
+            pending.clone(),
+        );
+        registry.register(
+            "judgelet_submissions_running",
+            "Stored submissions running, on every replica of the store",
+            running.clone(),
+        );
+        registry.register(
+            "judgelet_submissions_oldest_pending_seconds",
+            "Age of the oldest queued submission (0 when none waits)",
+            oldest_pending.clone(),
+        );
+        registry.register(
+            "judgelet_callbacks_due",
+            "Results waiting for their callback to be delivered",
+            callbacks_due.clone(),
+        );
+        registry.register(
+            "judgelet_callback_deliveries",
+            "Callback delivery attempts by outcome (delivered, retried, failed: given up)",
+            callbacks.clone(),
+        );
         Metrics {
             registry,
             invocations,
@@ -80,7 +121,57 @@ impl Metrics {
             duration,
             queue_depth,
             in_flight,
+            pending,
+            running,
+            oldest_pending,
+            callbacks_due,
+            callbacks,
         }
+    }
+
+    /// A function answered with HTTP `code` after `elapsed`.
+    pub fn invoked(&self, function: &str, code: u16, elapsed: std::time::Duration) {
+        let labels = FunctionName {
+            function_name: function.to_owned(),
+        };
+        self.duration
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+        self.invocations
+            .get_or_create(&Invocation {
+                function_name: function.to_owned(),
+                code: code.to_string(),
+            })
+            .inc();
+    }
+
+    /// A run or grading of `function` ended with `status` (a run status or a verdict).
+    pub fn outcome(&self, function: &str, status: &str) {
+        self.outcomes
+            .get_or_create(&Outcome {
+                function_name: function.to_owned(),
+                status: status.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn callback(&self, outcome: &str) {
+        self.callbacks
+            .get_or_create(&Delivery {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The store's figures, as housekeeping last read them.
+    pub fn queue(&self, stats: &store::Stats) {
+        self.pending.set(stats.pending as i64);
+        self.running.set(stats.running as i64);
+        self.callbacks_due.set(stats.callbacks_due as i64);
+        let age = stats
+            .oldest_queued_at
+            .map_or(0.0, |at| (store::now() - at).max(0) as f64 / 1000.0);
+        self.oldest_pending.set(age);
     }
 
     /// The Prometheus text exposition.

@@ -185,7 +185,9 @@ pub enum Cancel {
     /// It had finished (or was cancelled) already.
     Finished(State),
     /// It was queued (`running_on: None`) or running on that replica, which is to kill it.
-    Cancelled { running_on: Option<String> },
+    Cancelled {
+        running_on: Option<String>,
+    },
 }
 
 /// A result to deliver to a callback URL: a delivery leased to this replica.
@@ -209,9 +211,14 @@ pub struct Delivery {
 pub enum DeliveryOutcome {
     Delivered,
     /// Try again at this time.
-    Retry { at: Millis, error: String },
+    Retry {
+        at: Millis,
+        error: String,
+    },
     /// No more tries.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 /// The queue at a glance.
@@ -283,7 +290,12 @@ impl Store {
                 .replace('?', "%3F")
                 .replace('#', "%23");
             let connect = format!("sqlite://{encoded}?mode=rwc");
-            (Backend::Sqlite, connect, Some(lock), format!("sqlite:{}", path.display()))
+            (
+                Backend::Sqlite,
+                connect,
+                Some(lock),
+                format!("sqlite:{}", path.display()),
+            )
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Backend::Postgres, url.to_owned(), None, redact(url))
         } else {

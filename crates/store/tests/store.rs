@@ -86,29 +86,44 @@ async fn a_submission_goes_from_queued_to_done(backend: Backend) {
     assert_eq!(queued.function, "python");
     assert_eq!(queued.meta.as_deref(), Some(r#"{"fields": "*"}"#));
     assert_eq!(queued.submitted_at, accepted.submitted_at);
-    assert_eq!((queued.runner, queued.started_at, queued.result), (None, None, None));
+    assert_eq!(
+        (queued.runner, queued.started_at, queued.result),
+        (None, None, None)
+    );
     assert_eq!(store.stats().await.unwrap().pending, 1);
 
     let claim = store.claim("host/a", LEASE).await.unwrap().unwrap();
     assert_eq!(claim.id, accepted.id);
     assert_eq!(claim.job, r#"{"source": "print(1)"}"#);
     assert_eq!(claim.attempt, 1);
-    assert!(store.claim("host/b", LEASE).await.unwrap().is_none(), "claimed once");
+    assert!(
+        store.claim("host/b", LEASE).await.unwrap().is_none(),
+        "claimed once"
+    );
     let running = store.get(&accepted.id).await.unwrap().unwrap();
     assert_eq!(running.state, State::Running);
     assert_eq!(running.runner.as_deref(), Some("host/a"));
     let stats = store.stats().await.unwrap();
-    assert_eq!((stats.pending, stats.running, stats.oldest_queued_at), (1, 1, None));
+    assert_eq!(
+        (stats.pending, stats.running, stats.oldest_queued_at),
+        (1, 1, None)
+    );
 
     assert!(store.renew(&claim, LEASE).await.unwrap());
-    assert!(store.finish(&claim, r#"{"status": "ok"}"#, 200).await.unwrap());
+    assert!(store
+        .finish(&claim, r#"{"status": "ok"}"#, 200)
+        .await
+        .unwrap());
     let done = store.get(&accepted.id).await.unwrap().unwrap();
     assert_eq!(done.state, State::Done);
     assert_eq!(done.result.as_deref(), Some(r#"{"status": "ok"}"#));
     assert_eq!(done.status, Some(200));
     assert!(done.finished_at.unwrap() >= done.started_at.unwrap());
     assert_eq!(done.attempts, 1);
-    assert!(!store.finish(&claim, "{}", 200).await.unwrap(), "finished once");
+    assert!(
+        !store.finish(&claim, "{}", 200).await.unwrap(),
+        "finished once"
+    );
     assert_eq!(store.stats().await.unwrap(), store::Stats::default());
     assert!(store.get("no-such-id").await.unwrap().is_none());
 }
@@ -117,10 +132,19 @@ async fn claims_take_the_oldest_first(backend: Backend) {
     let store = backend.open().await;
     let mut ids = Vec::new();
     for n in 0..5 {
-        ids.push(store.submit(&job("c", &n.to_string()), CAP).await.unwrap().id);
+        ids.push(
+            store
+                .submit(&job("c", &n.to_string()), CAP)
+                .await
+                .unwrap()
+                .id,
+        );
     }
     let oldest = store.stats().await.unwrap().oldest_queued_at;
-    assert_eq!(oldest, Some(store.get(&ids[0]).await.unwrap().unwrap().submitted_at));
+    assert_eq!(
+        oldest,
+        Some(store.get(&ids[0]).await.unwrap().unwrap().submitted_at)
+    );
     for id in &ids {
         assert_eq!(&store.claim("r", LEASE).await.unwrap().unwrap().id, id);
     }
@@ -131,7 +155,10 @@ async fn the_pending_cap_refuses_and_frees(backend: Backend) {
     let first = store.submit(&job("c", "1"), 2).await.unwrap();
     store.submit(&job("c", "2"), 2).await.unwrap();
     let refused = store.submit(&job("c", "3"), 2).await.unwrap_err();
-    assert!(matches!(refused, store::Error::Full { cap: 2 }), "{refused}");
+    assert!(
+        matches!(refused, store::Error::Full { cap: 2 }),
+        "{refused}"
+    );
     // A running submission is still pending; a finished one is not.
     let claim = store.claim("r", LEASE).await.unwrap().unwrap();
     assert_eq!(claim.id, first.id);
@@ -172,20 +199,27 @@ async fn cancelling_a_running_submission_voids_its_claim(backend: Backend) {
             running_on: Some("host/a".into())
         }
     );
-    assert!(!store.renew(&claim, LEASE).await.unwrap(), "the runner learns of it");
+    assert!(
+        !store.renew(&claim, LEASE).await.unwrap(),
+        "the runner learns of it"
+    );
     assert!(!store.finish(&claim, "{}", 200).await.unwrap());
     let cancelled = store.get(&id).await.unwrap().unwrap();
-    assert_eq!((cancelled.state, cancelled.result), (State::Cancelled, None));
+    assert_eq!(
+        (cancelled.state, cancelled.result),
+        (State::Cancelled, None)
+    );
     let done = store.submit(&job("c", "2"), CAP).await.unwrap().id;
     let claim = store.claim("host/a", LEASE).await.unwrap().unwrap();
     store.finish(&claim, "{}", 200).await.unwrap();
-    assert_eq!(store.cancel(&done).await.unwrap(), Cancel::Finished(State::Done));
+    assert_eq!(
+        store.cancel(&done).await.unwrap(),
+        Cancel::Finished(State::Done)
+    );
     assert_eq!(store.stats().await.unwrap().pending, 0);
 }
 
-async fn an_expired_lease_goes_to_another_runner_and_the_result_is_recorded_once(
-    backend: Backend,
-) {
+async fn an_expired_lease_goes_to_another_runner_and_the_result_is_recorded_once(backend: Backend) {
     let store = backend.open().await;
     let id = store.submit(&job("c", "1"), CAP).await.unwrap().id;
     let dead = store
@@ -223,19 +257,34 @@ async fn callbacks_are_leased_retried_and_settled(backend: Backend) {
         .await
         .unwrap()
         .id;
-    store.submit(&job("python", "no callback"), CAP).await.unwrap();
+    store
+        .submit(&job("python", "no callback"), CAP)
+        .await
+        .unwrap();
     assert!(store.due_callbacks(LEASE, 10).await.unwrap().is_empty());
     for _ in 0..2 {
         let claim = store.claim("r", LEASE).await.unwrap().unwrap();
-        store.finish(&claim, r#"{"stdout": "1\n"}"#, 200).await.unwrap();
+        store
+            .finish(&claim, r#"{"stdout": "1\n"}"#, 200)
+            .await
+            .unwrap();
     }
     let due = store.due_callbacks(LEASE, 10).await.unwrap();
     assert_eq!(due.len(), 1, "only the one with a callback");
     let first = &due[0];
-    assert_eq!((first.id.as_str(), first.url.as_str(), first.attempt), (id.as_str(), url, 1));
-    assert_eq!((first.result.as_str(), first.status), (r#"{"stdout": "1\n"}"#, 200));
+    assert_eq!(
+        (first.id.as_str(), first.url.as_str(), first.attempt),
+        (id.as_str(), url, 1)
+    );
+    assert_eq!(
+        (first.result.as_str(), first.status),
+        (r#"{"stdout": "1\n"}"#, 200)
+    );
     assert!(first.finished_at.is_some() && first.started_at.is_some());
-    assert!(store.due_callbacks(LEASE, 10).await.unwrap().is_empty(), "leased");
+    assert!(
+        store.due_callbacks(LEASE, 10).await.unwrap().is_empty(),
+        "leased"
+    );
     assert_eq!(store.stats().await.unwrap().callbacks_due, 1);
     // Not purged while its callback is unsettled.
     assert_eq!(store.purge(store::now() + 60_000).await.unwrap(), 1);
@@ -249,9 +298,18 @@ async fn callbacks_are_leased_retried_and_settled(backend: Backend) {
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempt, 2);
     // A stale outcome (of the first attempt) changes nothing.
-    store.delivered(first, &DeliveryOutcome::Delivered).await.unwrap();
-    assert_eq!(store.get(&id).await.unwrap().unwrap().callback_outcome, None);
-    store.delivered(&again[0], &DeliveryOutcome::Delivered).await.unwrap();
+    store
+        .delivered(first, &DeliveryOutcome::Delivered)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(&id).await.unwrap().unwrap().callback_outcome,
+        None
+    );
+    store
+        .delivered(&again[0], &DeliveryOutcome::Delivered)
+        .await
+        .unwrap();
     let settled = store.get(&id).await.unwrap().unwrap();
     assert_eq!(settled.callback_outcome.as_deref(), Some("delivered"));
     assert_eq!(settled.callback_attempts, 2);
@@ -287,7 +345,11 @@ async fn purge_deletes_only_old_settled_results(backend: Backend) {
     let cancelled = store.submit(&job("c", "2"), CAP).await.unwrap().id;
     store.cancel(&cancelled).await.unwrap();
     let queued = store.submit(&job("c", "3"), CAP).await.unwrap().id;
-    assert_eq!(store.purge(store::now() - 60_000).await.unwrap(), 0, "too recent");
+    assert_eq!(
+        store.purge(store::now() - 60_000).await.unwrap(),
+        0,
+        "too recent"
+    );
     assert_eq!(store.purge(store::now() + 1).await.unwrap(), 2);
     assert!(store.get(&done).await.unwrap().is_none());
     assert!(store.get(&cancelled).await.unwrap().is_none());
@@ -304,7 +366,13 @@ async fn concurrent_claimers_never_share_a_submission(backend: Backend) {
     };
     let mut submitted = HashSet::new();
     for n in 0..60 {
-        submitted.insert(first.submit(&job("c", &n.to_string()), CAP).await.unwrap().id);
+        submitted.insert(
+            first
+                .submit(&job("c", &n.to_string()), CAP)
+                .await
+                .unwrap()
+                .id,
+        );
     }
     let mut claimers = Vec::new();
     for n in 0..8 {
@@ -335,7 +403,9 @@ async fn an_sqlite_file_serves_one_process_and_requeues_what_it_left_running() {
     store.claim("host/1", LEASE).await.unwrap().unwrap();
     let refused = Store::open(&backend.url()).await.err().unwrap();
     assert!(matches!(refused, store::Error::Locked { .. }), "{refused}");
-    assert!(refused.to_string().contains("use PostgreSQL for several replicas"));
+    assert!(refused
+        .to_string()
+        .contains("use PostgreSQL for several replicas"));
     drop(store);
     // The process that held the claim is gone: its submission is queued again at once.
     let store = backend.open().await;
@@ -354,8 +424,15 @@ async fn an_unreachable_database_is_named_without_its_password() {
         .to_string();
     assert!(error.contains("judge:***@127.0.0.1:1/judgelet"), "{error}");
     assert!(!error.contains("s3cret"), "{error}");
-    let error = Store::open("mysql://root:pw@db/x").await.err().unwrap().to_string();
-    assert!(error.contains("unsupported database URL") && !error.contains("pw@"), "{error}");
+    let error = Store::open("mysql://root:pw@db/x")
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("unsupported database URL") && !error.contains("pw@"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -376,6 +453,9 @@ async fn a_lost_database_is_an_error_not_a_hang() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(recovered.is_some(), "the store recovers once the database is back");
+    assert!(
+        recovered.is_some(),
+        "the store recovers once the database is back"
+    );
     assert_eq!(store.stats().await.unwrap().pending, 2);
 }

@@ -36,7 +36,11 @@ impl ScratchPostgres {
                     .flatten()
                     .or_else(|| nix::unistd::User::from_name("nobody").ok().flatten())
                     .ok_or_else(|| io::Error::other("no postgres or nobody user"))?;
-                std::os::unix::fs::chown(dir.path(), Some(user.uid.as_raw()), Some(user.gid.as_raw()))?;
+                std::os::unix::fs::chown(
+                    dir.path(),
+                    Some(user.uid.as_raw()),
+                    Some(user.gid.as_raw()),
+                )?;
                 Some((user.uid.as_raw(), user.gid.as_raw()))
             }
             false => None,
@@ -44,7 +48,13 @@ impl ScratchPostgres {
         let data = dir.path().join("data");
         let mut initdb = Command::new(bin.join("initdb"));
         initdb
-            .args(["--auth=trust", "--username=postgres", "--encoding=UTF8", "--no-sync", "-D"])
+            .args([
+                "--auth=trust",
+                "--username=postgres",
+                "--encoding=UTF8",
+                "--no-sync",
+                "-D",
+            ])
             .arg(&data)
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -78,12 +88,27 @@ impl ScratchPostgres {
         postgres
             .arg("-D")
             .arg(&data)
-            .args(["-c", "listen_addresses=", "-c", "fsync=off", "-c", "max_connections=200"])
+            .args([
+                "-c",
+                "listen_addresses=",
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=200",
+            ])
             .arg("-c")
-            .arg(format!("unix_socket_directories={}", self.dir.path().display()))
+            .arg(format!(
+                "unix_socket_directories={}",
+                self.dir.path().display()
+            ))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(std::fs::File::options().create(true).append(true).open(self.dir.path().join("log"))?);
+            .stderr(
+                std::fs::File::options()
+                    .create(true)
+                    .append(true)
+                    .open(self.dir.path().join("log"))?,
+            );
         if let Some((uid, gid)) = self.owner {
             postgres.uid(uid).gid(gid);
         }
@@ -108,7 +133,10 @@ impl ScratchPostgres {
                 }
             }
             if Instant::now() > deadline {
-                return Err(io::Error::other(format!("postgres not ready: {}", self.log())));
+                return Err(io::Error::other(format!(
+                    "postgres not ready: {}",
+                    self.log()
+                )));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -121,7 +149,10 @@ impl ScratchPostgres {
 
     /// A URL for the cluster's `postgres` database, over its socket.
     pub fn url(&self) -> String {
-        format!("postgres://postgres@localhost/postgres?host={}", self.dir.path().display())
+        format!(
+            "postgres://postgres@localhost/postgres?host={}",
+            self.dir.path().display()
+        )
     }
 
     /// Stops the server at once (SIGQUIT: an immediate shutdown) and waits for it; the data
@@ -168,4 +199,24 @@ fn postgres_bin() -> io::Result<PathBuf> {
         .ok_or_else(|| {
             io::Error::other("PostgreSQL's server is not installed: run scripts/setup.sh")
         })
+}
+
+/// Processes on this host running as a uid in `uids`: a sandbox's programs, which must be
+/// gone once their run is over.
+pub fn processes_of(uids: &std::ops::Range<u32>) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            continue;
+        };
+        let uid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|u| u.parse::<u32>().ok());
+        if let Some(uid) = uid.filter(|u| uids.contains(u)) {
+            found.push(uid);
+        }
+    }
+    found
 }

@@ -79,5 +79,9 @@ sleep 0.5
 kill "$sampler"
 curl -sf "$url/metrics" > "$out/metrics.txt"
 
+# Stored submissions (their own servers, on SQLite and on PostgreSQL).
+kill "$server"; wait "$server" 2>/dev/null || true
+bench/store.sh "$out"
+
 $python bench/report.py "$out" bench
 echo "bench: wrote bench/RESULTS.md"

@@ -31,6 +31,7 @@ declare -A variants=(
   [userns]="--set tier=namespaces --set namespaces.userNamespace=true"
   [openfaas]="--set openfaas.enabled=true --set tier=namespaces --set gateway.enabled=true"
   [gateway]="--set gateway.enabled=true"
+  [replicas]="--set gateway.enabled=true --set gateway.replicas=3 --set gateway.database.secretName=judgelet-db --set gateway.persistence.claimName=unused"
 )
 for variant in "${!variants[@]}"; do
   # shellcheck disable=SC2086 # the flags are meant to split
@@ -40,6 +41,10 @@ for variant in "${!variants[@]}"; do
 done
 if "$tools/helm" template judgelet deploy/helm/judgelet --set tier=none >/dev/null 2>&1; then
   echo "validate-deploy: the chart accepted an unknown tier" >&2
+  exit 1
+fi
+if "$tools/helm" template judgelet deploy/helm/judgelet --set gateway.enabled=true --set gateway.replicas=2 >/dev/null 2>&1; then
+  echo "validate-deploy: the chart gave several gateway replicas an SQLite store each" >&2
   exit 1
 fi
 echo "validate-deploy: ok"

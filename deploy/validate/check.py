@@ -75,7 +75,7 @@ def check_chart(variant, rendered_path):
         pod = d["spec"]["template"]["spec"]
         container = pod["containers"][0]
         security = container["securityContext"]
-        env = {e["name"]: e["value"] for e in container["env"]}
+        env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
         tier = env["JUDGELET_ISOLATION"]
         if name not in services:
             fail(f"{variant}: {name} has no Service")
@@ -95,6 +95,12 @@ def check_chart(variant, rendered_path):
                 fail(f"{variant}: {name}: the namespaces tier needs AppArmor unconfined")
             if container["command"] != ["/usr/local/bin/judgelet-namespaces"]:
                 fail(f"{variant}: {name}: the namespaces tier starts through its entrypoint")
+        if name == "judgelet-gateway":
+            mounts = {m["mountPath"] for m in container["volumeMounts"]}
+            if "/var/lib/judgelet" not in mounts:
+                fail(f"{variant}: the gateway's store needs a writable /var/lib/judgelet")
+            if d["spec"]["replicas"] > 1 and "JUDGELET_DATABASE" not in env:
+                fail(f"{variant}: several gateway replicas need a shared store")
         if pod["securityContext"]["seccompProfile"]["type"] != "RuntimeDefault":
             fail(f"{variant}: {name}: RuntimeDefault seccomp in every tier")
         if variant == "userns" and pod.get("hostUsers") is not False:
@@ -108,7 +114,7 @@ def check_chart(variant, rendered_path):
         fail(f"{variant}: openfaas-fn belongs to OpenFaaS; the chart must not create it")
     if variant != "openfaas":
         level = kinds["Namespace"][0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
-        wanted = {"default": "restricted", "gateway": "restricted", "root": "baseline"}.get(
+        wanted = {"default": "restricted", "gateway": "restricted", "replicas": "restricted", "root": "baseline"}.get(
             variant, "privileged"
         )
         if level != wanted:

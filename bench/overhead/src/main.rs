@@ -11,6 +11,9 @@
 //!
 //! `judgelet-bench-overhead distinct-c URL REQUESTS CONCURRENCY` is the load client for what
 //! ApacheBench cannot do: every request a different C program, so every one compiles.
+//! `async BASE_URL REQUESTS CONCURRENCY` submits stored Python runs and polls each to its
+//! result (every reply must differ); `burst BASE_URL REQUESTS CONCURRENCY` submits them as
+//! fast as it can and times the queue's drain.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -136,6 +139,18 @@ async fn main() -> Result<()> {
             };
             distinct_c(url, requests.parse()?, concurrency.parse()?).await
         }
+        Some(mode @ ("async" | "burst")) => {
+            let [_, base, requests, concurrency] = &args[..] else {
+                anyhow::bail!(
+                    "usage: judgelet-bench-overhead {mode} BASE_URL REQUESTS CONCURRENCY"
+                );
+            };
+            let (requests, concurrency) = (requests.parse()?, concurrency.parse()?);
+            match mode {
+                "async" => async_runs(base, requests, concurrency).await,
+                _ => burst(base, requests, concurrency).await,
+            }
+        }
         runs => {
             let usage = "usage: judgelet-bench-overhead [RUNS [namespaces|unprivileged]]";
             let isolation = match args.get(1) {
@@ -157,50 +172,173 @@ async fn main() -> Result<()> {
 /// Sends `requests` distinct C programs, `concurrency` at a time; prints ab-like figures.
 async fn distinct_c(url: &str, requests: usize, concurrency: usize) -> Result<()> {
     let client = reqwest::Client::new();
+    let url = url.to_owned();
+    load(requests, concurrency, move |i| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let source = format!("{C_HELLO}/* request {i} {} */\n", std::process::id());
+            let response = client
+                .post(&url)
+                .header("content-type", "text/plain")
+                .body(source)
+                .send()
+                .await?;
+            ensure!(response.status() == 200, "HTTP {}", response.status());
+            ensure!(
+                &response.bytes().await?[..] == b"hello, world\n",
+                "wrong output"
+            );
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// A Python program whose output differs per run, so that no reply can be an earlier one's.
+const PY_RANDOM: &str = "import random\nprint(random.random())\n";
+
+/// Submits `requests` Python programs to `BASE/async-function/python`, `concurrency` clients
+/// at a time, each polling `BASE/results/ID` every 5 ms until its result is there: the
+/// figures are end to end, submission to result.
+async fn async_runs(base: &str, requests: usize, concurrency: usize) -> Result<()> {
+    let client = reqwest::Client::new();
+    let base = base.to_owned();
+    let seen = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    load(requests, concurrency, move |_| {
+        let (client, base, seen) = (client.clone(), base.clone(), seen.clone());
+        async move {
+            let stdout = submit_and_wait(&client, &base).await?;
+            ensure!(
+                seen.lock().unwrap().insert(stdout.clone()),
+                "a reply repeated: {stdout}"
+            );
+            Ok(())
+        }
+    })
+    .await
+}
+
+async fn submit(client: &reqwest::Client, base: &str) -> Result<String> {
+    let response = client
+        .post(format!("{base}/async-function/python"))
+        .header("content-type", "text/plain")
+        .body(PY_RANDOM)
+        .send()
+        .await?;
+    ensure!(response.status() == 202, "HTTP {}", response.status());
+    let accepted: serde_json::Value = response.json().await?;
+    accepted["id"]
+        .as_str()
+        .map(str::to_owned)
+        .context("no id in the answer")
+}
+
+/// Submits and polls until done; the program's stdout.
+async fn submit_and_wait(client: &reqwest::Client, base: &str) -> Result<String> {
+    let id = submit(client, base).await?;
+    loop {
+        let result: serde_json::Value = client
+            .get(format!("{base}/results/{id}"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if result["state"] == "done" {
+            ensure!(result["result"]["status"] == "ok", "{result}");
+            return Ok(result["result"]["stdout"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned());
+        }
+        ensure!(result["state"] != "cancelled", "{result}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Submits `requests` Python programs as fast as `concurrency` clients can, then waits until
+/// the store has none pending: the submission rate and the drain rate.
+async fn burst(base: &str, requests: usize, concurrency: usize) -> Result<()> {
+    let client = reqwest::Client::new();
+    let start = Instant::now();
+    let submitting = {
+        let (client, base) = (client.clone(), base.to_owned());
+        load(requests, concurrency, move |_| {
+            let (client, base) = (client.clone(), base.clone());
+            async move { submit(&client, &base).await.map(drop) }
+        })
+    };
+    submitting.await?;
+    let submitted = start.elapsed().as_secs_f64();
+    loop {
+        let metrics = client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let pending = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("judgelet_submissions_pending "))
+            .context("no judgelet_submissions_pending in /metrics")?;
+        if pending.trim() == "0" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let drained = start.elapsed().as_secs_f64();
+    println!(
+        "Submitted:              {requests} in {submitted:.2} s ({:.1}/s)",
+        requests as f64 / submitted
+    );
+    println!(
+        "Drained:                {requests} in {drained:.2} s ({:.1}/s)",
+        requests as f64 / drained
+    );
+    Ok(())
+}
+
+/// Calls `once(i)` for `i` in `0..requests`, `concurrency` at a time; prints ab-like figures.
+async fn load<F, Fut>(requests: usize, concurrency: usize, once: F) -> Result<()>
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<()>> + Send,
+{
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let start = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (client, next, url) = (client.clone(), next.clone(), url.to_owned());
+            let (next, once) = (next.clone(), once.clone());
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
-                let mut failed = 0usize;
+                let mut failures = Vec::new();
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if i >= requests {
-                        return (latencies, failed);
+                        return (latencies, failures);
                     }
-                    let source = format!("{C_HELLO}/* request {i} {} */\n", std::process::id());
                     let sent = Instant::now();
-                    let response = client
-                        .post(&url)
-                        .header("content-type", "text/plain")
-                        .body(source)
-                        .send()
-                        .await;
-                    let ok = match response {
-                        Ok(r) if r.status() == 200 => {
-                            r.bytes().await.is_ok_and(|b| &b[..] == b"hello, world\n")
-                        }
-                        _ => false,
-                    };
+                    if let Err(e) = once(i).await {
+                        failures.push(e.to_string());
+                    }
                     latencies.push(sent.elapsed().as_secs_f64() * 1e3);
-                    failed += usize::from(!ok);
                 }
             })
         })
         .collect();
-    let (mut latencies, mut failed) = (Vec::new(), 0);
+    let (mut latencies, mut failures) = (Vec::new(), Vec::new());
     for worker in workers {
         let (l, f) = worker.await?;
         latencies.extend(l);
-        failed += f;
+        failures.extend(f);
     }
     let elapsed = start.elapsed().as_secs_f64();
     latencies.sort_by(f64::total_cmp);
     let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
     println!("Complete requests:      {}", latencies.len());
-    println!("Failed requests:        {failed}");
+    println!("Failed requests:        {}", failures.len());
+    if let Some(first) = failures.first() {
+        eprintln!("first failure: {first}");
+    }
     println!(
         "Requests per second:    {:.2} [#/sec] (mean)",
         latencies.len() as f64 / elapsed

@@ -37,10 +37,10 @@ def section(out):
         "",
         f"`bench/store.sh` on {datetime.date.today()}, {os.cpu_count()} CPUs: Python printing a random number",
         "(every reply checked to differ), `judgelet serve` with 2 slots. Async is end to end: submit to",
-        "`/async-function/python`, poll `/results/ID` every 5 ms until done. SQLite commits with",
-        "`synchronous = FULL`; PostgreSQL is a local cluster with fsync on.",
+        "`/async-function/python` with `X-Callback-Url`, wait for the result at the callback (a listener",
+        "on 127.0.0.1). SQLite commits with `synchronous = FULL`; PostgreSQL is a local cluster with fsync on.",
         "",
-        "| store | sync req/s (`ab -n 1000 -c 20`) | async req/s (1000, c=20) | async/sync | async p50 ms | submissions/s (10,000, c=20) | drain runs/s | sync p50 idle | sync p50 during the drain | ratio |",
+        "| store | sync req/s (`ab -n 1000 -c 20`) | async req/s (1000, c=20) | async/sync | async p50 ms | submissions/s (10,000, c=20) | drain runs/s | sync p50 idle (`ab -c 1`) | sync p50 while the 10,000 drain | ratio |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for backend in ["sqlite", "postgres"]:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stored submissions against synchronous calls, on SQLite and on PostgreSQL (a throwaway
-# cluster made here, with fsync on): Python through /async-function (submit, then poll the
-# result) against /function at c=20, the drain rate of 10,000 queued submissions, and sync
+# cluster made here, with fsync on): Python through /async-function (submit, then wait for
+# the result's callback) against /function at c=20, the drain rate of 10,000 queued submissions, and sync
 # latency while they drain against idle. Writes OUT/store.md (default bench/out-store) and,
 # run on its own, its section of bench/RESULTS.md. A few minutes; root (the sandbox).
 set -euo pipefail
@@ -13,9 +13,9 @@ url=http://127.0.0.1:$port
 cargo build --release -q -p judgelet -p judgelet-bench-overhead
 bin=target/release
 program=$out/random.py
-printf 'import random\nprint(random.random())\n' > "$program"
+printf 'import random\nprint(f"{random.random():.12f}")\n' > "$program"
 
-scratch=$(mktemp -d /tmp/judgelet-bench-store.XXXXXX)
+scratch=$(mktemp -d /tmp/judgelet-bench-store.XXXXXX) && chmod 755 "$scratch"
 server="" pg=""
 cleanup() {
   [[ -n $server ]] && { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }
@@ -40,7 +40,7 @@ for backend in sqlite postgres; do
     postgres) database="postgres://postgres@localhost/postgres?host=$scratch/pg" ;;
   esac
   $bin/judgelet serve --bind 127.0.0.1 --port "$port" --state-dir /dev/shm/judgelet-bench-store \
-    --database "$database" 2> "$out/${backend}_server.log" &
+    --database "$database" --callback-allow 127.0.0.0/8 2> "$out/${backend}_server.log" &
   server=$!
   for _ in $(seq 100); do curl -sf "$url/healthz" >/dev/null && break; sleep 0.1; done
   echo "store bench: $backend"
@@ -50,7 +50,8 @@ for backend in sqlite postgres; do
   ab -q -n 200 -c 1 -p "$program" -T text/plain "$url/function/python" > "$out/${backend}_idle.txt" 2>&1
   $bin/judgelet-bench-overhead burst "$url" 10000 20 > "$out/${backend}_burst.txt" &
   burst=$!
-  sleep 3
+  # Once all 10,000 are in, while they drain (it takes a couple of minutes).
+  until grep -q '^Submitted:' "$out/${backend}_burst.txt"; do sleep 0.2; done
   ab -q -n 200 -c 1 -p "$program" -T text/plain "$url/function/python" > "$out/${backend}_during.txt" 2>&1
   wait "$burst"
   kill "$server"; wait "$server" 2>/dev/null || true

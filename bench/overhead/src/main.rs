@@ -11,8 +11,8 @@
 //!
 //! `judgelet-bench-overhead distinct-c URL REQUESTS CONCURRENCY` is the load client for what
 //! ApacheBench cannot do: every request a different C program, so every one compiles.
-//! `async BASE_URL REQUESTS CONCURRENCY` submits stored Python runs and polls each to its
-//! result (every reply must differ); `burst BASE_URL REQUESTS CONCURRENCY` submits them as
+//! `async BASE_URL REQUESTS CONCURRENCY` submits stored Python runs and waits for each
+//! result's callback (every reply must differ); `burst BASE_URL REQUESTS CONCURRENCY` submits them as
 //! fast as it can and times the queue's drain.
 
 use std::path::{Path, PathBuf};
@@ -198,16 +198,26 @@ async fn distinct_c(url: &str, requests: usize, concurrency: usize) -> Result<()
 const PY_RANDOM: &str = "import random\nprint(random.random())\n";
 
 /// Submits `requests` Python programs to `BASE/async-function/python`, `concurrency` clients
-/// at a time, each polling `BASE/results/ID` every 5 ms until its result is there: the
-/// figures are end to end, submission to result.
+/// at a time, each waiting for its result's callback (to a listener here on 127.0.0.1: the
+/// server needs `--callback-allow 127.0.0.0/8`): the figures are end to end, submission to
+/// result, without polling's load or its granularity.
 async fn async_runs(base: &str, requests: usize, concurrency: usize) -> Result<()> {
+    let callbacks = Callbacks::listen().await?;
     let client = reqwest::Client::new();
     let base = base.to_owned();
     let seen = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
     load(requests, concurrency, move |_| {
-        let (client, base, seen) = (client.clone(), base.clone(), seen.clone());
+        let (client, base, seen, callbacks) = (
+            client.clone(),
+            base.clone(),
+            seen.clone(),
+            callbacks.clone(),
+        );
         async move {
-            let stdout = submit_and_wait(&client, &base).await?;
+            let id = submit(&client, &base, Some(&callbacks.url)).await?;
+            let result = callbacks.wait(&id).await?;
+            ensure!(result["status"] == "ok", "{result}");
+            let stdout = result["stdout"].as_str().unwrap_or_default().to_owned();
             ensure!(
                 seen.lock().unwrap().insert(stdout.clone()),
                 "a reply repeated: {stdout}"
@@ -218,41 +228,87 @@ async fn async_runs(base: &str, requests: usize, concurrency: usize) -> Result<(
     .await
 }
 
-async fn submit(client: &reqwest::Client, base: &str) -> Result<String> {
-    let response = client
+/// Results delivered to a callback listener, by submission id.
+#[derive(Clone)]
+struct Callbacks {
+    url: String,
+    arrived: Arc<std::sync::Mutex<std::collections::HashMap<String, Arrival>>>,
+}
+
+enum Arrival {
+    Waiting(tokio::sync::oneshot::Sender<serde_json::Value>),
+    /// The callback came before its submission's answer did.
+    Early(serde_json::Value),
+}
+
+impl Callbacks {
+    async fn listen() -> Result<Callbacks> {
+        let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let callbacks = Callbacks {
+            url: format!("http://{}/done", socket.local_addr()?),
+            arrived: Arc::default(),
+        };
+        let arrived = callbacks.arrived.clone();
+        let app = axum::Router::new().route(
+            "/done",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+                let arrived = arrived.clone();
+                async move {
+                    let id = headers
+                        .get("x-call-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    let result = serde_json::from_str(&body).unwrap_or_default();
+                    let mut arrived = arrived.lock().unwrap();
+                    match arrived.remove(&id) {
+                        Some(Arrival::Waiting(sender)) => {
+                            let _ = sender.send(result);
+                        }
+                        _ => {
+                            arrived.insert(id, Arrival::Early(result));
+                        }
+                    }
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(socket, app).await });
+        Ok(callbacks)
+    }
+
+    /// The result delivered for `id`.
+    async fn wait(&self, id: &str) -> Result<serde_json::Value> {
+        let receiver = {
+            let mut arrived = self.arrived.lock().unwrap();
+            if let Some(Arrival::Early(result)) = arrived.remove(id) {
+                return Ok(result);
+            }
+            let (sender, receiver) = tokio::sync::oneshot::channel();
+            arrived.insert(id.to_owned(), Arrival::Waiting(sender));
+            receiver
+        };
+        tokio::time::timeout(Duration::from_secs(120), receiver)
+            .await
+            .context("no callback within 120 s")?
+            .context("the listener stopped")
+    }
+}
+
+async fn submit(client: &reqwest::Client, base: &str, callback: Option<&str>) -> Result<String> {
+    let mut request = client
         .post(format!("{base}/async-function/python"))
         .header("content-type", "text/plain")
-        .body(PY_RANDOM)
-        .send()
-        .await?;
+        .body(PY_RANDOM);
+    if let Some(url) = callback {
+        request = request.header("x-callback-url", url);
+    }
+    let response = request.send().await?;
     ensure!(response.status() == 202, "HTTP {}", response.status());
     let accepted: serde_json::Value = response.json().await?;
     accepted["id"]
         .as_str()
         .map(str::to_owned)
         .context("no id in the answer")
-}
-
-/// Submits and polls until done; the program's stdout.
-async fn submit_and_wait(client: &reqwest::Client, base: &str) -> Result<String> {
-    let id = submit(client, base).await?;
-    loop {
-        let result: serde_json::Value = client
-            .get(format!("{base}/results/{id}"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        if result["state"] == "done" {
-            ensure!(result["result"]["status"] == "ok", "{result}");
-            return Ok(result["result"]["stdout"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned());
-        }
-        ensure!(result["state"] != "cancelled", "{result}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
 }
 
 /// Submits `requests` Python programs as fast as `concurrency` clients can, then waits until
@@ -264,11 +320,16 @@ async fn burst(base: &str, requests: usize, concurrency: usize) -> Result<()> {
         let (client, base) = (client.clone(), base.to_owned());
         load(requests, concurrency, move |_| {
             let (client, base) = (client.clone(), base.clone());
-            async move { submit(&client, &base).await.map(drop) }
+            async move { submit(&client, &base, None).await.map(drop) }
         })
     };
     submitting.await?;
     let submitted = start.elapsed().as_secs_f64();
+    // Said now: bench/store.sh measures sync requests from here while the queue drains.
+    println!(
+        "Submitted:              {requests} in {submitted:.2} s ({:.1}/s)",
+        requests as f64 / submitted
+    );
     loop {
         let metrics = client
             .get(format!("{base}/metrics"))
@@ -286,10 +347,6 @@ async fn burst(base: &str, requests: usize, concurrency: usize) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let drained = start.elapsed().as_secs_f64();
-    println!(
-        "Submitted:              {requests} in {submitted:.2} s ({:.1}/s)",
-        requests as f64 / submitted
-    );
     println!(
         "Drained:                {requests} in {drained:.2} s ({:.1}/s)",
         requests as f64 / drained

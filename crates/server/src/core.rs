@@ -132,15 +132,29 @@ impl Report {
 pub enum Admitted {
     /// A client waits: it holds a place in the interactive queue.
     Interactive(Place),
-    /// A stored submission, run on slots nobody interactive waits for.
-    Background,
+    /// A stored submission, run on slots nobody interactive waits for; told when it starts.
+    Background(Box<dyn FnOnce() + Send>),
 }
 
 impl Admitted {
     fn lane(&self) -> Lane {
         match self {
             Admitted::Interactive(_) => Lane::Interactive,
-            Admitted::Background => Lane::Background,
+            Admitted::Background(_) => Lane::Background,
+        }
+    }
+
+    /// The job has its slot (or, grading, begins): the wait is over.
+    fn start(self) -> Option<Place> {
+        match self {
+            Admitted::Interactive(mut place) => {
+                place.start();
+                Some(place)
+            }
+            Admitted::Background(on_start) => {
+                on_start();
+                None
+            }
         }
     }
 }
@@ -154,22 +168,15 @@ pub async fn execute(
     on_test: &(dyn Fn(&judge::TestReport) + Send + Sync),
 ) -> Result<Report, ApiError> {
     let lane = admitted.lane();
-    let started = |admitted: Admitted| match admitted {
-        Admitted::Interactive(mut place) => {
-            place.start();
-            Some(place)
-        }
-        Admitted::Background => None,
-    };
     match job {
         Checked::Run(request) => {
             let _slot = state.admission.slot(lane).await?;
-            let _place = started(admitted);
+            let _place = admitted.start();
             Ok(Report::Run(state.toolchain.run(request).await?))
         }
         Checked::Grade(grading) => {
             // Its runs take their slots one by one.
-            let _place = started(admitted);
+            let _place = admitted.start();
             let options = judge::GradeOptions {
                 stop_at_first_failure: grading.stop_at_first_failure,
                 reveal_secret: false,

@@ -74,7 +74,8 @@ pub struct ServerConfig {
 pub struct SubmissionsConfig {
     /// Submissions queued or running at most; more get `429`.
     pub max_pending: u64,
-    /// Submissions run at once by this replica. Default: the slots.
+    /// Submissions this replica holds at once: running, or claimed and waiting for a slot.
+    /// Default: one more than the slots.
     pub workers: Option<usize>,
     /// How long a claim lasts without renewal: a replica that dies loses its submissions
     /// to the others this long after its last renewal (renewed every third of it).

@@ -9,11 +9,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{oneshot, watch, Notify};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::admission::Lane;
 use crate::callback::{self, Message};
 use crate::core::{self, Admitted, Job};
 use crate::error::ApiError;
@@ -48,8 +47,10 @@ pub struct Queue {
     workers: usize,
     /// A submission was stored here: an idle worker looks now rather than at its next poll.
     submitted: Notify,
-    /// A result with a callback was recorded.
-    finished: Notify,
+    /// First deliveries of callbacks, from the workers to the deliverer.
+    deliveries: mpsc::Sender<store::Delivery>,
+    /// The deliverer's end, taken when the queue starts.
+    fresh_deliveries: Mutex<Option<mpsc::Receiver<store::Delivery>>>,
     /// The submissions this replica runs, to interrupt them.
     running: Mutex<HashMap<String, oneshot::Sender<Interrupt>>>,
     client: reqwest::Client,
@@ -58,13 +59,15 @@ pub struct Queue {
 impl Queue {
     pub fn new(store: store::Store, config: &ServerConfig) -> Queue {
         let submissions = config.submissions.clone();
+        let (deliveries, fresh) = mpsc::channel(1024);
         Queue {
-            workers: submissions.workers.unwrap_or(config.slots).max(1),
+            deliveries,
+            fresh_deliveries: Mutex::new(Some(fresh)),
+            workers: submissions.workers.unwrap_or(config.slots + 1).max(1),
             client: submissions.callbacks.client(),
             config: submissions,
             store,
             submitted: Notify::new(),
-            finished: Notify::new(),
             running: Mutex::new(HashMap::new()),
         }
     }
@@ -131,7 +134,10 @@ pub fn start(state: Arc<AppState>) -> Background {
         for _ in 0..queue.workers {
             workers.spawn(worker(state.clone(), stopped.clone()));
         }
-        others.spawn(deliver_callbacks(state.clone(), stopped.clone()));
+        let fresh = queue.fresh_deliveries.lock().expect("deliveries").take();
+        if let Some(fresh) = fresh {
+            others.spawn(deliver_callbacks(state.clone(), fresh, stopped.clone()));
+        }
         others.spawn(housekeeping(state.clone(), stopped));
     }
     Background {
@@ -185,6 +191,10 @@ impl Background {
     }
 }
 
+async fn until_stopped(stopped: &mut watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
 /// Waits for `period` or a stop; `true` when stopping.
 async fn pause(
     stopped: &mut watch::Receiver<bool>,
@@ -198,7 +208,7 @@ async fn pause(
         }
     };
     tokio::select! {
-        _ = stopped.wait_for(|stop| *stop) => {}
+        () = until_stopped(stopped) => {}
         () = tokio::time::sleep(period) => {}
         () = woken => {}
     }
@@ -209,20 +219,15 @@ async fn pause(
 async fn worker(state: Arc<AppState>, mut stopped: watch::Receiver<bool>) {
     let queue = state.queue.as_ref().expect("workers run with a queue");
     while !*stopped.borrow() {
-        // An idle slot first, held while claiming: a claimed submission should not wait
-        // for a slot while another replica has one free.
-        let slot = tokio::select! {
-            slot = state.admission.slot(Lane::Background) => slot,
-            _ = stopped.wait_for(|stop| *stop) => return,
-        };
-        let claimed = queue
+        // Claimed before a slot is free: with one worker more than slots, the next
+        // submission is in hand when a run ends, and the store's round trips (claiming,
+        // recording) are off the slots' critical path. A replica holds at most one claimed
+        // submission that waits for a slot.
+        match queue
             .store
             .claim(&queue.config.runner, queue.config.lease)
-            .await;
-        // Released at once: the run takes its slots itself, and an interactive request
-        // that came in meanwhile goes first.
-        drop(slot);
-        match claimed {
+            .await
+        {
             Ok(Some(claim)) => {
                 let span = tracing::info_span!("submission", id = %claim.id, function = %claim.function, attempt = claim.attempt);
                 run(&state, queue, claim).instrument(span).await
@@ -243,7 +248,7 @@ async fn worker(state: Arc<AppState>, mut stopped: watch::Receiver<bool>) {
 }
 
 /// Runs a claimed submission to its end, keeping its lease, and records the result.
-async fn run(state: &AppState, queue: &Queue, claim: store::Claim) {
+async fn run(state: &Arc<AppState>, queue: &Queue, claim: store::Claim) {
     let (interrupt, interrupted) = oneshot::channel();
     queue
         .running
@@ -287,7 +292,7 @@ async fn keep_lease(queue: &Queue, claim: &store::Claim) {
 
 /// The report of a claimed submission, as its result JSON and the HTTP status the
 /// synchronous call would have had.
-async fn execute(state: &AppState, claim: &store::Claim) -> (String, u16) {
+async fn execute(state: &Arc<AppState>, claim: &store::Claim) -> (String, u16) {
     let outcome = async {
         if claim.attempt > MAX_ATTEMPTS {
             return Err(ApiError::Internal(format!(
@@ -299,7 +304,20 @@ async fn execute(state: &AppState, claim: &store::Claim) -> (String, u16) {
             ApiError::Internal(format!("stored job of {} unreadable: {e}", claim.id))
         })?;
         let checked = core::check(state, job)?;
-        core::execute(state, checked, Admitted::Background, &|_| {}).await
+        // Marked running once it has its slot, without holding the run up for the write (a
+        // late one changes nothing: it only moves a claimed submission on).
+        let on_start = {
+            let (state, claim) = (state.clone(), claim.clone());
+            Box::new(move || {
+                tokio::spawn(async move {
+                    let queue = state.queue.as_ref().expect("with a queue");
+                    if let Err(e) = queue.store.start(&claim).await {
+                        tracing::warn!(error = %e, "cannot mark a submission running");
+                    }
+                });
+            })
+        };
+        core::execute(state, checked, Admitted::Background(on_start), &|_| {}).await
     };
     match outcome.await {
         Ok(report) => {
@@ -310,16 +328,24 @@ async fn execute(state: &AppState, claim: &store::Claim) -> (String, u16) {
     }
 }
 
-/// Records a result, trying again while the database is away and the claim is ours.
+/// Records a result, trying again while the database is away and the claim is ours, and
+/// hands its callback to the deliverer.
 async fn record(queue: &Queue, claim: &store::Claim, result: &str, status: u16) {
     let mut wait = Duration::from_millis(100);
     loop {
-        match queue.store.finish(claim, result, status).await {
-            Ok(true) => {
-                queue.finished.notify_one();
+        match queue
+            .store
+            .finish(claim, result, status, DELIVERY_LEASE)
+            .await
+        {
+            Ok(store::Finish::Recorded { callback }) => {
+                // A full hand-over leaves it to the poll, when its lease ends.
+                if let Some(delivery) = callback {
+                    let _ = queue.deliveries.try_send(delivery);
+                }
                 return;
             }
-            Ok(false) => {
+            Ok(store::Finish::NotOurs) => {
                 tracing::info!("finished after it was cancelled or taken over: not recorded");
                 return;
             }
@@ -336,67 +362,95 @@ async fn record(queue: &Queue, claim: &store::Claim, result: &str, status: u16) 
     }
 }
 
-/// Delivers results to their callback URLs, retrying with backoff; never on a slot.
-async fn deliver_callbacks(state: Arc<AppState>, mut stopped: watch::Receiver<bool>) {
-    let state = &state;
+/// A delivery is leased for longer than its request may take.
+const DELIVERY_LEASE: Duration = Duration::from_secs(60);
+
+/// Deliveries under way at once.
+const DELIVERIES_AT_ONCE: usize = 64;
+
+/// Delivers results to their callback URLs: first deliveries handed over by the workers as
+/// they record results, and retries (and deliveries another replica left) as they fall due.
+/// Never on a slot; each delivery is a task of its own, so a slow endpoint holds up no other.
+async fn deliver_callbacks(
+    state: Arc<AppState>,
+    mut fresh: mpsc::Receiver<store::Delivery>,
+    mut stopped: watch::Receiver<bool>,
+) {
     let queue = state.queue.as_ref().expect("with a queue");
-    // A delivery is leased for longer than its request may take.
-    let lease = Duration::from_secs(60);
-    while !*stopped.borrow() {
-        let due = match queue.store.due_callbacks(lease, 16).await {
-            Ok(due) => due,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read due callbacks");
-                Vec::new()
+    let under_way = Arc::new(tokio::sync::Semaphore::new(DELIVERIES_AT_ONCE));
+    let mut tasks = JoinSet::new();
+    let mut next_poll = tokio::time::Instant::now();
+    loop {
+        let deliveries = tokio::select! {
+            () = until_stopped(&mut stopped) => break,
+            Some(delivery) = fresh.recv() => vec![delivery],
+            () = tokio::time::sleep_until(next_poll) => {
+                next_poll = tokio::time::Instant::now() + queue.config.poll;
+                let room = under_way.available_permits();
+                match queue.store.due_callbacks(DELIVERY_LEASE, room).await {
+                    Ok(due) => due,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read due callbacks");
+                        Vec::new()
+                    }
+                }
             }
         };
-        if due.is_empty() {
-            if pause(&mut stopped, queue.config.poll, Some(&queue.finished)).await {
-                return;
-            }
-            continue;
-        }
-        let deliveries = due.into_iter().map(|delivery| async move {
-            let message = message(&delivery);
-            let sent = callback::deliver(
-                &queue.client,
-                &queue.config.callbacks,
-                &delivery.url,
-                message,
-            )
-            .await;
-            let outcome = match sent {
-                Ok(()) => store::DeliveryOutcome::Delivered,
-                Err(error) if delivery.attempt >= i64::from(queue.config.callback_tries) => {
-                    store::DeliveryOutcome::Failed {
-                        error: format!("{error} (after {} tries)", delivery.attempt),
-                    }
-                }
-                Err(error) => {
-                    let doubled = 1u32 << (delivery.attempt - 1).clamp(0, 16);
-                    let wait = queue.config.callback_retry * doubled;
-                    store::DeliveryOutcome::Retry {
-                        at: store::now() + wait.as_millis() as store::Millis,
-                        error,
-                    }
-                }
+        for delivery in deliveries {
+            let Ok(permit) = under_way.clone().acquire_owned().await else {
+                break;
             };
-            match &outcome {
-                store::DeliveryOutcome::Delivered => state.metrics.callback("delivered"),
-                store::DeliveryOutcome::Retry { error, .. } => {
-                    tracing::info!(id = %delivery.id, %error, attempt = delivery.attempt, "callback failed; will retry");
-                    state.metrics.callback("retried");
-                }
-                store::DeliveryOutcome::Failed { error } => {
-                    tracing::warn!(id = %delivery.id, %error, "callback given up");
-                    state.metrics.callback("failed");
-                }
+            let state = state.clone();
+            tasks.spawn(async move {
+                deliver(&state, delivery).await;
+                drop(permit);
+            });
+        }
+        while tasks.try_join_next().is_some() {}
+    }
+    // Deliveries under way finish; the rest are due again when their leases end.
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Tries one delivery and records how it went.
+async fn deliver(state: &AppState, delivery: store::Delivery) {
+    let queue = state.queue.as_ref().expect("with a queue");
+    let sent = callback::deliver(
+        &queue.client,
+        &queue.config.callbacks,
+        &delivery.url,
+        message(&delivery),
+    )
+    .await;
+    let outcome = match sent {
+        Ok(()) => store::DeliveryOutcome::Delivered,
+        Err(error) if delivery.attempt >= i64::from(queue.config.callback_tries) => {
+            store::DeliveryOutcome::Failed {
+                error: format!("{error} (after {} tries)", delivery.attempt),
             }
-            if let Err(e) = queue.store.delivered(&delivery, &outcome).await {
-                tracing::warn!(error = %e, "cannot record a callback's outcome; it is tried again");
+        }
+        Err(error) => {
+            let doubled = 1u32 << (delivery.attempt - 1).clamp(0, 16);
+            let wait = queue.config.callback_retry * doubled;
+            store::DeliveryOutcome::Retry {
+                at: store::now() + wait.as_millis() as store::Millis,
+                error,
             }
-        });
-        futures_util::future::join_all(deliveries).await;
+        }
+    };
+    match &outcome {
+        store::DeliveryOutcome::Delivered => state.metrics.callback("delivered"),
+        store::DeliveryOutcome::Retry { error, .. } => {
+            tracing::info!(id = %delivery.id, %error, attempt = delivery.attempt, "callback failed; will retry");
+            state.metrics.callback("retried");
+        }
+        store::DeliveryOutcome::Failed { error } => {
+            tracing::warn!(id = %delivery.id, %error, "callback given up");
+            state.metrics.callback("failed");
+        }
+    }
+    if let Err(e) = queue.store.delivered(&delivery, &outcome).await {
+        tracing::warn!(error = %e, "cannot record a callback's outcome; it is tried again");
     }
 }
 

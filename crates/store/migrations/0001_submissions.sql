@@ -9,7 +9,8 @@ CREATE TABLE submissions (
     function TEXT NOT NULL,
     job TEXT NOT NULL,                      -- the core request, JSON
     meta TEXT,                              -- the front door's own fields, JSON
-    state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'cancelled')),
+    -- claimed: a replica holds it and is about to run it (waiting for a slot)
+    state TEXT NOT NULL CHECK (state IN ('queued', 'claimed', 'running', 'done', 'cancelled')),
     submitted_at BIGINT NOT NULL,
     started_at BIGINT,
     finished_at BIGINT,
@@ -24,7 +25,7 @@ CREATE TABLE submissions (
     callback_outcome TEXT
 );
 CREATE INDEX submissions_queued ON submissions (seq) WHERE state = 'queued';
-CREATE INDEX submissions_running ON submissions (lease_until) WHERE state = 'running';
+CREATE INDEX submissions_leased ON submissions (lease_until) WHERE state IN ('claimed', 'running');
 CREATE INDEX submissions_callbacks ON submissions (callback_due) WHERE callback_due IS NOT NULL;
 CREATE INDEX submissions_finished ON submissions (finished_at) WHERE state IN ('done', 'cancelled');
 

@@ -20,7 +20,8 @@
 //!     .await?;
 //! let claim = store.claim("host/1", std::time::Duration::from_secs(30)).await?.expect("queued");
 //! assert_eq!(claim.id, accepted.id);
-//! store.finish(&claim, "{\"status\": \"ok\"}", 200).await?;
+//! let lease = std::time::Duration::from_secs(60);
+//! store.finish(&claim, "{\"status\": \"ok\"}", 200, lease).await?;
 //! # Ok(()) }
 //! ```
 
@@ -96,6 +97,8 @@ pub enum Backend {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
     Queued,
+    /// A replica holds it, about to run it (it waits there for a slot).
+    Claimed,
     Running,
     Done,
     Cancelled,
@@ -105,6 +108,7 @@ impl State {
     pub fn as_str(self) -> &'static str {
         match self {
             State::Queued => "queued",
+            State::Claimed => "claimed",
             State::Running => "running",
             State::Done => "done",
             State::Cancelled => "cancelled",
@@ -112,9 +116,15 @@ impl State {
     }
 
     fn parse(text: &str) -> Option<State> {
-        [State::Queued, State::Running, State::Done, State::Cancelled]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+        [
+            State::Queued,
+            State::Claimed,
+            State::Running,
+            State::Done,
+            State::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
     }
 }
 
@@ -149,9 +159,10 @@ pub struct Submission {
     pub meta: Option<String>,
     pub state: State,
     pub submitted_at: Millis,
+    /// When its run began (its latest run's), once it had a slot.
     pub started_at: Option<Millis>,
     pub finished_at: Option<Millis>,
-    /// The replica that ran it (or runs it).
+    /// The replica that ran it (or runs it, or holds it claimed).
     pub runner: Option<String>,
     /// How many times a replica claimed it (more than once when a replica died running it).
     pub attempts: i64,
@@ -175,7 +186,21 @@ pub struct Claim {
     pub meta: Option<String>,
     /// The fencing token: only the latest claim may renew or finish.
     pub attempt: i64,
-    pub started_at: Millis,
+}
+
+/// What finishing a claim did.
+#[derive(Clone, Debug)]
+pub enum Finish {
+    /// The result is recorded; its callback, if any, is to be delivered now.
+    Recorded { callback: Option<Delivery> },
+    /// The claim was no longer this replica's (cancelled, or taken over): nothing recorded.
+    NotOurs,
+}
+
+impl Finish {
+    pub fn recorded(&self) -> bool {
+        matches!(self, Finish::Recorded { .. })
+    }
 }
 
 /// What cancelling did.
@@ -184,7 +209,8 @@ pub enum Cancel {
     NotFound,
     /// It had finished (or was cancelled) already.
     Finished(State),
-    /// It was queued (`running_on: None`) or running on that replica, which is to kill it.
+    /// It was queued (`running_on: None`), or claimed or running on that replica, which is
+    /// to stop it.
     Cancelled {
         running_on: Option<String>,
     },
@@ -233,7 +259,12 @@ pub struct Stats {
 }
 
 pub struct Store {
+    /// Commits that must survive a power loss: a submission accepted, a result recorded.
     pool: AnyPool,
+    /// Commits whose loss only means doing some work again (claims, leases, callback
+    /// bookkeeping): not waited for on disk. A later durable commit takes them along (one
+    /// log, in order), so after a power loss the store is consistent, only behind.
+    relaxed: AnyPool,
     backend: Backend,
     /// The URL without its password, for messages.
     url: String,
@@ -251,8 +282,8 @@ macro_rules! claim_sql {
     ($lock:literal) => {
         [
             concat!(
-                "UPDATE submissions SET state = 'running', runner = $1, lease_until = $2, \
-                 started_at = $3, attempts = attempts + 1 \
+                "UPDATE submissions SET state = 'claimed', runner = $1, lease_until = $2, \
+                 attempts = attempts + 1 \
                  WHERE seq = (SELECT seq FROM submissions WHERE state = 'queued' \
                  ORDER BY seq LIMIT 1",
                 $lock,
@@ -305,24 +336,20 @@ impl Store {
             url: shown.clone(),
             source,
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
-                Backend::Sqlite => 4,
-                Backend::Postgres => 8,
-            })
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(&connect_url)
+        let pool = connect(&connect_url, backend, Durability::Durable)
             .await
             .map_err(failed)?;
         if backend == Backend::Sqlite {
             // Once, while the pool has its one first connection: changing the journal mode
             // takes a lock that a busy timeout does not wait for. The mode stays with the file.
-            // synchronous = FULL: a commit is on disk when it returns, so accepted means kept
-            // through a power loss too (0.45 ms per commit measured here, against 0.01 ms).
-            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL"] {
-                sqlx::query(pragma).execute(&pool).await.map_err(failed)?;
-            }
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await
+                .map_err(failed)?;
         }
+        let relaxed = connect(&connect_url, backend, Durability::Relaxed)
+            .await
+            .map_err(failed)?;
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
@@ -332,6 +359,7 @@ impl Store {
             })?;
         let store = Store {
             pool,
+            relaxed,
             backend,
             url: shown,
             _lock: lock,
@@ -414,7 +442,7 @@ impl Store {
         let sql = format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE id = $1");
         let row = sqlx::query(&sql)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.relaxed)
             .await
             .map_err(|e| self.failed(e))?;
         row.map(|row| self.submission(&row)).transpose()
@@ -454,12 +482,10 @@ impl Store {
 
     /// Claims the oldest queued submission for `runner` until `lease` from now.
     pub async fn claim(&self, runner: &str, lease: Duration) -> Result<Option<Claim>, Error> {
-        let started_at = now();
         let row = sqlx::query(self.claims()[0])
             .bind(runner)
             .bind(later(lease))
-            .bind(started_at)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.relaxed)
             .await
             .map_err(|e| self.failed(e))?;
         let Some(row) = row else { return Ok(None) };
@@ -471,7 +497,6 @@ impl Store {
                 job: row.try_get("job")?,
                 meta: row.try_get("meta")?,
                 attempt: row.try_get("attempts")?,
-                started_at,
             })
         };
         read().map(Some).map_err(|e| self.failed(e))
@@ -483,41 +508,56 @@ impl Store {
     pub async fn renew(&self, claim: &Claim, lease: Duration) -> Result<bool, Error> {
         let done = sqlx::query(
             "UPDATE submissions SET lease_until = $1 \
-             WHERE id = $2 AND attempts = $3 AND state = 'running'",
+             WHERE id = $2 AND attempts = $3 AND state IN ('claimed', 'running')",
         )
         .bind(later(lease))
         .bind(&claim.id)
         .bind(claim.attempt)
-        .execute(&self.pool)
+        .execute(&self.relaxed)
         .await
         .map_err(|e| self.failed(e))?;
         Ok(done.rows_affected() == 1)
     }
 
-    /// Records a claim's result, and schedules its callback. `false`: the claim was no
-    /// longer this replica's, and nothing was recorded.
-    pub async fn finish(&self, claim: &Claim, result: &str, status: u16) -> Result<bool, Error> {
+    /// Records a claim's result. A submission with a callback has its first delivery
+    /// leased to this replica for `delivery_lease` and returned, to deliver at once (should
+    /// this replica fail to, it is due again when the lease ends).
+    pub async fn finish(
+        &self,
+        claim: &Claim,
+        result: &str,
+        status: u16,
+        delivery_lease: Duration,
+    ) -> Result<Finish, Error> {
         let mut tx = self.pool.begin().await.map_err(|e| self.failed(e))?;
-        let done = sqlx::query(
+        let row = sqlx::query(
             "UPDATE submissions SET state = 'done', result = $1, status = $2, finished_at = $3, \
              lease_until = NULL, \
-             callback_due = CASE WHEN callback_url IS NULL THEN NULL ELSE $3 END \
-             WHERE id = $4 AND attempts = $5 AND state = 'running'",
+             callback_due = CASE WHEN callback_url IS NULL THEN NULL ELSE $4 END, \
+             callback_attempts = CASE WHEN callback_url IS NULL THEN 0 ELSE 1 END \
+             WHERE id = $5 AND attempts = $6 AND state IN ('claimed', 'running') \
+             RETURNING id, api, function, meta, result, status, callback_url, \
+             callback_attempts, started_at, finished_at",
         )
         .bind(result)
         .bind(i64::from(status))
         .bind(now())
+        .bind(later(delivery_lease))
         .bind(&claim.id)
         .bind(claim.attempt)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(|e| self.failed(e))?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
+        let Some(row) = row else {
+            return Ok(Finish::NotOurs);
+        };
+        let callback = match row.try_get::<Option<String>, _>("callback_url") {
+            Ok(Some(_)) => Some(delivery(&row).map_err(|e| self.failed(e))?),
+            _ => None,
+        };
         self.unpend(&mut tx).await?;
         tx.commit().await.map_err(|e| self.failed(e))?;
-        Ok(true)
+        Ok(Finish::Recorded { callback })
     }
 
     async fn unpend(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<(), Error> {
@@ -528,15 +568,30 @@ impl Store {
         Ok(())
     }
 
+    /// Marks a claim's run as begun (it had a slot). `started_at` is then the run's start.
+    pub async fn start(&self, claim: &Claim) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE submissions SET state = 'running', started_at = $1 \
+             WHERE id = $2 AND attempts = $3 AND state = 'claimed'",
+        )
+        .bind(now())
+        .bind(&claim.id)
+        .bind(claim.attempt)
+        .execute(&self.relaxed)
+        .await
+        .map_err(|e| self.failed(e))?;
+        Ok(())
+    }
+
     /// Gives a claim back to the queue unrun (this replica is stopping).
     pub async fn release(&self, claim: &Claim) -> Result<(), Error> {
         sqlx::query(
             "UPDATE submissions SET state = 'queued', runner = NULL, lease_until = NULL \
-             WHERE id = $1 AND attempts = $2 AND state = 'running'",
+             WHERE id = $1 AND attempts = $2 AND state IN ('claimed', 'running')",
         )
         .bind(&claim.id)
         .bind(claim.attempt)
-        .execute(&self.pool)
+        .execute(&self.relaxed)
         .await
         .map_err(|e| self.failed(e))?;
         Ok(())
@@ -553,10 +608,10 @@ impl Store {
     async fn requeue(&self, before: Option<Millis>) -> Result<u64, Error> {
         let done = sqlx::query(
             "UPDATE submissions SET state = 'queued', runner = NULL, lease_until = NULL \
-             WHERE state = 'running' AND lease_until < $1",
+             WHERE state IN ('claimed', 'running') AND lease_until < $1",
         )
         .bind(before.unwrap_or(i64::MAX))
-        .execute(&self.pool)
+        .execute(&self.relaxed)
         .await
         .map_err(|e| self.failed(e))?;
         Ok(done.rows_affected())
@@ -570,7 +625,7 @@ impl Store {
         // The runner of a queued submission is always NULL: only a claim sets it.
         let row = sqlx::query(
             "UPDATE submissions SET state = 'cancelled', finished_at = $1, lease_until = NULL \
-             WHERE id = $2 AND state IN ('queued', 'running') RETURNING runner",
+             WHERE id = $2 AND state IN ('queued', 'claimed', 'running') RETURNING runner",
         )
         .bind(now())
         .bind(id)
@@ -606,27 +661,11 @@ impl Store {
             .bind(later(lease))
             .bind(now())
             .bind(limit.min(10_000) as i64)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.relaxed)
             .await
             .map_err(|e| self.failed(e))?;
         rows.iter()
-            .map(|row| {
-                let status: i64 = row.try_get("status")?;
-                let result: Option<String> = row.try_get("result")?;
-                let url: Option<String> = row.try_get("callback_url")?;
-                Ok(Delivery {
-                    id: row.try_get("id")?,
-                    api: row.try_get("api")?,
-                    function: row.try_get("function")?,
-                    meta: row.try_get("meta")?,
-                    result: result.unwrap_or_default(),
-                    status: u16::try_from(status).unwrap_or(500),
-                    url: url.unwrap_or_default(),
-                    attempt: row.try_get("callback_attempts")?,
-                    started_at: row.try_get("started_at")?,
-                    finished_at: row.try_get("finished_at")?,
-                })
-            })
+            .map(delivery)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(|e| self.failed(e))
     }
@@ -650,7 +689,7 @@ impl Store {
         .bind(text)
         .bind(&delivery.id)
         .bind(delivery.attempt)
-        .execute(&self.pool)
+        .execute(&self.relaxed)
         .await
         .map_err(|e| self.failed(e))?;
         Ok(())
@@ -664,7 +703,7 @@ impl Store {
              AND finished_at < $1 AND callback_due IS NULL",
         )
         .bind(before)
-        .execute(&self.pool)
+        .execute(&self.relaxed)
         .await
         .map_err(|e| self.failed(e))?;
         Ok(done.rows_affected())
@@ -678,7 +717,7 @@ impl Store {
               ORDER BY seq LIMIT 1) AS oldest, \
              (SELECT COUNT(*) FROM submissions WHERE callback_due IS NOT NULL) AS callbacks",
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&self.relaxed)
         .await
         .map_err(|e| self.failed(e))?;
         let read = || -> Result<Stats, sqlx::Error> {
@@ -694,6 +733,65 @@ impl Store {
         };
         read().map_err(|e| self.failed(e))
     }
+}
+
+/// A row of the columns the claims of deliveries return, as a delivery.
+fn delivery(row: &AnyRow) -> Result<Delivery, sqlx::Error> {
+    let status: i64 = row.try_get("status")?;
+    let result: Option<String> = row.try_get("result")?;
+    let url: Option<String> = row.try_get("callback_url")?;
+    Ok(Delivery {
+        id: row.try_get("id")?,
+        api: row.try_get("api")?,
+        function: row.try_get("function")?,
+        meta: row.try_get("meta")?,
+        result: result.unwrap_or_default(),
+        status: u16::try_from(status).unwrap_or(500),
+        url: url.unwrap_or_default(),
+        attempt: row.try_get("callback_attempts")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+    })
+}
+
+/// Whether a pool's commits wait for the disk.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    Durable,
+    Relaxed,
+}
+
+/// A pool whose connections commit with `durability`. SQLite: `synchronous = FULL` makes a
+/// commit wait for its fsync (0.45 ms per commit on this machine's disk, against 0.01 ms);
+/// `NORMAL` in WAL mode leaves it to the next checkpoint or durable commit. PostgreSQL:
+/// `synchronous_commit`, the same trade per connection.
+async fn connect(
+    url: &str,
+    backend: Backend,
+    durability: Durability,
+) -> Result<AnyPool, sqlx::Error> {
+    let setting = match (backend, durability) {
+        (Backend::Sqlite, Durability::Durable) => Some("PRAGMA synchronous = FULL"),
+        (Backend::Sqlite, Durability::Relaxed) => Some("PRAGMA synchronous = NORMAL"),
+        (Backend::Postgres, Durability::Durable) => None,
+        (Backend::Postgres, Durability::Relaxed) => Some("SET synchronous_commit = off"),
+    };
+    AnyPoolOptions::new()
+        .max_connections(match backend {
+            Backend::Sqlite => 3,
+            Backend::Postgres => 6,
+        })
+        .acquire_timeout(Duration::from_secs(5))
+        .after_connect(move |connection, _| {
+            Box::pin(async move {
+                if let Some(setting) = setting {
+                    sqlx::Executor::execute(connection, setting).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
 }
 
 /// The path of an `sqlite:PATH` (or `sqlite://PATH`) URL.

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use store::{Cancel, DeliveryOutcome, NewSubmission, State, Store};
+use store::{Cancel, Delivery, DeliveryOutcome, Finish, NewSubmission, State, Store};
 use testkit::ScratchPostgres;
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -100,9 +100,23 @@ async fn a_submission_goes_from_queued_to_done(backend: Backend) {
         store.claim("host/b", LEASE).await.unwrap().is_none(),
         "claimed once"
     );
+    let claimed = store.get(&accepted.id).await.unwrap().unwrap();
+    assert_eq!(claimed.state, State::Claimed);
+    assert_eq!(claimed.runner.as_deref(), Some("host/a"));
+    assert!(
+        store.renew(&claim, LEASE).await.unwrap(),
+        "a claim is renewed"
+    );
+    let stats = store.stats().await.unwrap();
+    assert_eq!(
+        (stats.pending, stats.running, stats.oldest_queued_at),
+        (1, 0, None)
+    );
+    store.start(&claim).await.unwrap();
     let running = store.get(&accepted.id).await.unwrap().unwrap();
     assert_eq!(running.state, State::Running);
-    assert_eq!(running.runner.as_deref(), Some("host/a"));
+    assert_eq!(claimed.started_at, None, "not started: it waits for a slot");
+    assert!(running.started_at.is_some());
     let stats = store.stats().await.unwrap();
     assert_eq!(
         (stats.pending, stats.running, stats.oldest_queued_at),
@@ -111,9 +125,10 @@ async fn a_submission_goes_from_queued_to_done(backend: Backend) {
 
     assert!(store.renew(&claim, LEASE).await.unwrap());
     assert!(store
-        .finish(&claim, r#"{"status": "ok"}"#, 200)
+        .finish(&claim, r#"{"status": "ok"}"#, 200, LEASE)
         .await
-        .unwrap());
+        .unwrap()
+        .recorded());
     let done = store.get(&accepted.id).await.unwrap().unwrap();
     assert_eq!(done.state, State::Done);
     assert_eq!(done.result.as_deref(), Some(r#"{"status": "ok"}"#));
@@ -121,7 +136,11 @@ async fn a_submission_goes_from_queued_to_done(backend: Backend) {
     assert!(done.finished_at.unwrap() >= done.started_at.unwrap());
     assert_eq!(done.attempts, 1);
     assert!(
-        !store.finish(&claim, "{}", 200).await.unwrap(),
+        !store
+            .finish(&claim, "{}", 200, LEASE)
+            .await
+            .unwrap()
+            .recorded(),
         "finished once"
     );
     assert_eq!(store.stats().await.unwrap(), store::Stats::default());
@@ -163,7 +182,11 @@ async fn the_pending_cap_refuses_and_frees(backend: Backend) {
     let claim = store.claim("r", LEASE).await.unwrap().unwrap();
     assert_eq!(claim.id, first.id);
     assert!(store.submit(&job("c", "3"), 2).await.is_err());
-    store.finish(&claim, "{}", 200).await.unwrap();
+    store
+        .finish(&claim, "{}", 200, LEASE)
+        .await
+        .unwrap()
+        .recorded();
     let third = store.submit(&job("c", "3"), 2).await.unwrap();
     store.cancel(&third.id).await.unwrap();
     store.submit(&job("c", "4"), 2).await.unwrap();
@@ -193,6 +216,7 @@ async fn cancelling_a_running_submission_voids_its_claim(backend: Backend) {
     let store = backend.open().await;
     let id = store.submit(&job("c", "1"), CAP).await.unwrap().id;
     let claim = store.claim("host/a", LEASE).await.unwrap().unwrap();
+    store.start(&claim).await.unwrap();
     assert_eq!(
         store.cancel(&id).await.unwrap(),
         Cancel::Cancelled {
@@ -203,7 +227,11 @@ async fn cancelling_a_running_submission_voids_its_claim(backend: Backend) {
         !store.renew(&claim, LEASE).await.unwrap(),
         "the runner learns of it"
     );
-    assert!(!store.finish(&claim, "{}", 200).await.unwrap());
+    assert!(!store
+        .finish(&claim, "{}", 200, LEASE)
+        .await
+        .unwrap()
+        .recorded());
     let cancelled = store.get(&id).await.unwrap().unwrap();
     assert_eq!(
         (cancelled.state, cancelled.result),
@@ -211,7 +239,11 @@ async fn cancelling_a_running_submission_voids_its_claim(backend: Backend) {
     );
     let done = store.submit(&job("c", "2"), CAP).await.unwrap().id;
     let claim = store.claim("host/a", LEASE).await.unwrap().unwrap();
-    store.finish(&claim, "{}", 200).await.unwrap();
+    store
+        .finish(&claim, "{}", 200, LEASE)
+        .await
+        .unwrap()
+        .recorded();
     assert_eq!(
         store.cancel(&done).await.unwrap(),
         Cancel::Finished(State::Done)
@@ -234,8 +266,16 @@ async fn an_expired_lease_goes_to_another_runner_and_the_result_is_recorded_once
     assert_eq!((alive.id.as_str(), alive.attempt), (id.as_str(), 2));
     // The dead replica comes back: its claim counts for nothing.
     assert!(!store.renew(&dead, LEASE).await.unwrap());
-    assert!(!store.finish(&dead, r#""stale""#, 200).await.unwrap());
-    assert!(store.finish(&alive, r#""fresh""#, 200).await.unwrap());
+    assert!(!store
+        .finish(&dead, r#""stale""#, 200, LEASE)
+        .await
+        .unwrap()
+        .recorded());
+    assert!(store
+        .finish(&alive, r#""fresh""#, 200, LEASE)
+        .await
+        .unwrap()
+        .recorded());
     let done = store.get(&id).await.unwrap().unwrap();
     assert_eq!(done.result.as_deref(), Some(r#""fresh""#));
     assert_eq!(done.runner.as_deref(), Some("host/alive"));
@@ -243,35 +283,37 @@ async fn an_expired_lease_goes_to_another_runner_and_the_result_is_recorded_once
     assert_eq!(store.stats().await.unwrap().pending, 0);
 }
 
+/// Finishes the next claim with `result`: the callback delivery it hands back, if any.
+async fn finish_next(store: &Store, result: &str, delivery_lease: Duration) -> Option<Delivery> {
+    let claim = store.claim("r", LEASE).await.unwrap().unwrap();
+    store.start(&claim).await.unwrap();
+    match store
+        .finish(&claim, result, 200, delivery_lease)
+        .await
+        .unwrap()
+    {
+        Finish::Recorded { callback } => callback,
+        Finish::NotOurs => panic!("the claim was ours"),
+    }
+}
+
 async fn callbacks_are_leased_retried_and_settled(backend: Backend) {
     let store = backend.open().await;
     let url = "http://203.0.113.7/hook";
-    let id = store
-        .submit(
-            &NewSubmission {
-                callback_url: Some(url),
-                ..job("python", "1")
-            },
-            CAP,
-        )
-        .await
-        .unwrap()
-        .id;
-    store
-        .submit(&job("python", "no callback"), CAP)
+    let with_callback = |n| NewSubmission {
+        callback_url: Some(url),
+        ..job("python", n)
+    };
+    let id = store.submit(&with_callback("1"), CAP).await.unwrap().id;
+    store.submit(&job("python", "none"), CAP).await.unwrap();
+    // Finishing hands the first delivery over at once, leased.
+    let first = finish_next(&store, r#"{"stdout": "1\n"}"#, LEASE)
         .await
         .unwrap();
-    assert!(store.due_callbacks(LEASE, 10).await.unwrap().is_empty());
-    for _ in 0..2 {
-        let claim = store.claim("r", LEASE).await.unwrap().unwrap();
-        store
-            .finish(&claim, r#"{"stdout": "1\n"}"#, 200)
-            .await
-            .unwrap();
-    }
-    let due = store.due_callbacks(LEASE, 10).await.unwrap();
-    assert_eq!(due.len(), 1, "only the one with a callback");
-    let first = &due[0];
+    assert!(
+        finish_next(&store, "{}", LEASE).await.is_none(),
+        "no callback"
+    );
     assert_eq!(
         (first.id.as_str(), first.url.as_str(), first.attempt),
         (id.as_str(), url, 1)
@@ -293,13 +335,13 @@ async fn callbacks_are_leased_retried_and_settled(backend: Backend) {
         at: store::now(),
         error: "connection refused".into(),
     };
-    store.delivered(first, &retry).await.unwrap();
+    store.delivered(&first, &retry).await.unwrap();
     let again = store.due_callbacks(LEASE, 10).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempt, 2);
     // A stale outcome (of the first attempt) changes nothing.
     store
-        .delivered(first, &DeliveryOutcome::Delivered)
+        .delivered(&first, &DeliveryOutcome::Delivered)
         .await
         .unwrap();
     assert_eq!(
@@ -315,33 +357,35 @@ async fn callbacks_are_leased_retried_and_settled(backend: Backend) {
     assert_eq!(settled.callback_attempts, 2);
     assert_eq!(store.stats().await.unwrap().callbacks_due, 0);
 
-    let failing = store
-        .submit(
-            &NewSubmission {
-                callback_url: Some(url),
-                ..job("python", "2")
-            },
-            CAP,
-        )
+    // A replica that dies before delivering: the delivery is due again when its lease ends.
+    let orphan = store.submit(&with_callback("2"), CAP).await.unwrap().id;
+    finish_next(&store, "{}", Duration::from_millis(1))
         .await
-        .unwrap()
-        .id;
-    let claim = store.claim("r", LEASE).await.unwrap().unwrap();
-    store.finish(&claim, "{}", 200).await.unwrap();
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
     let due = store.due_callbacks(LEASE, 10).await.unwrap();
+    assert_eq!(
+        (due.len(), due[0].id.as_str(), due[0].attempt),
+        (1, orphan.as_str(), 2)
+    );
     let failed = DeliveryOutcome::Failed {
         error: "HTTP 500 after 5 tries".into(),
     };
     store.delivered(&due[0], &failed).await.unwrap();
-    let outcome = store.get(&failing).await.unwrap().unwrap().callback_outcome;
+    let outcome = store.get(&orphan).await.unwrap().unwrap().callback_outcome;
     assert_eq!(outcome.as_deref(), Some("failed: HTTP 500 after 5 tries"));
+    assert_eq!(store.stats().await.unwrap().callbacks_due, 0);
 }
 
 async fn purge_deletes_only_old_settled_results(backend: Backend) {
     let store = backend.open().await;
     let done = store.submit(&job("c", "1"), CAP).await.unwrap().id;
     let claim = store.claim("r", LEASE).await.unwrap().unwrap();
-    store.finish(&claim, "{}", 200).await.unwrap();
+    store
+        .finish(&claim, "{}", 200, LEASE)
+        .await
+        .unwrap()
+        .recorded();
     let cancelled = store.submit(&job("c", "2"), CAP).await.unwrap().id;
     store.cancel(&cancelled).await.unwrap();
     let queued = store.submit(&job("c", "3"), CAP).await.unwrap().id;
@@ -380,7 +424,11 @@ async fn concurrent_claimers_never_share_a_submission(backend: Backend) {
         claimers.push(tokio::spawn(async move {
             let mut mine = Vec::new();
             while let Some(claim) = store.claim(&format!("r{n}"), LEASE).await.unwrap() {
-                assert!(store.finish(&claim, "{}", 200).await.unwrap());
+                assert!(store
+                    .finish(&claim, "{}", 200, LEASE)
+                    .await
+                    .unwrap()
+                    .recorded());
                 mine.push(claim.id);
             }
             mine

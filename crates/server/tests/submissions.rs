@@ -6,32 +6,9 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{config, header, Server};
+use common::{config, header, stored, Server};
 use serde_json::{json, Value};
 use server::{CallbackRules, ServerConfig};
-
-/// A server keeping its submissions in an SQLite file of its own.
-struct Stored {
-    server: Server,
-    _data: tempfile::TempDir,
-}
-
-impl std::ops::Deref for Stored {
-    type Target = Server;
-    fn deref(&self) -> &Server {
-        &self.server
-    }
-}
-
-async fn stored(config: ServerConfig, uid_base: u32) -> Stored {
-    let data = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let url = format!("sqlite:{}", data.path().join("judgelet.db").display());
-    let store = store::Store::open(&url).await.unwrap();
-    Stored {
-        server: Server::with(config, uid_base, Some(store)).await,
-        _data: data,
-    }
-}
 
 impl Server {
     async fn submit(&self, function: &str, body: Value, callback: Option<&str>) -> (u16, Value) {

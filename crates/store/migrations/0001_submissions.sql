@@ -38,3 +38,4 @@ CREATE TABLE queue (
     next_seq BIGINT NOT NULL
 );
 INSERT INTO queue (singleton, pending, next_seq) VALUES (1, 0, 1);
+CREATE INDEX submissions_api ON submissions (api, seq);

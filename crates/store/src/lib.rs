@@ -695,6 +695,105 @@ impl Store {
         Ok(())
     }
 
+    /// Stores a submission that has already run (a client that waited for it): done, with
+    /// its result, by `runner`.
+    pub async fn record(
+        &self,
+        new: &NewSubmission<'_>,
+        runner: &str,
+        started_at: Millis,
+        result: &str,
+        status: u16,
+    ) -> Result<Accepted, Error> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let finished_at = now();
+        let mut tx = self.pool.begin().await.map_err(|e| self.failed(e))?;
+        // Numbered like every arrival; not pending, so the cap does not apply.
+        let row = sqlx::query(
+            "UPDATE queue SET next_seq = next_seq + 1 WHERE singleton = 1 RETURNING next_seq",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| self.failed(e))?;
+        let seq: i64 = row.try_get("next_seq").map_err(|e| self.failed(e))?;
+        sqlx::query(
+            "INSERT INTO submissions (seq, id, api, function, job, meta, state, submitted_at, \
+             started_at, finished_at, runner, attempts, result, status, callback_url) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'done', $7, $7, $8, $9, 1, $10, $11, $12)",
+        )
+        .bind(seq - 1)
+        .bind(&id)
+        .bind(new.api)
+        .bind(new.function)
+        .bind(new.job)
+        .bind(new.meta)
+        .bind(started_at)
+        .bind(finished_at)
+        .bind(runner)
+        .bind(result)
+        .bind(i64::from(status))
+        .bind(new.callback_url)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.failed(e))?;
+        tx.commit().await.map_err(|e| self.failed(e))?;
+        Ok(Accepted {
+            id,
+            submitted_at: started_at,
+        })
+    }
+
+    /// A page of the submissions that came through `api`, newest first: `page` from 1, and
+    /// how many there are in all.
+    pub async fn list(
+        &self,
+        api: &str,
+        page: u64,
+        per_page: u64,
+    ) -> Result<(Vec<Submission>, u64), Error> {
+        let sql = format!(
+            "SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE api = $1 \
+             ORDER BY seq DESC LIMIT $2 OFFSET $3"
+        );
+        let per_page = per_page.clamp(1, 1000) as i64;
+        let offset = (page.max(1) as i64 - 1).saturating_mul(per_page);
+        let rows = sqlx::query(&sql)
+            .bind(api)
+            .bind(per_page)
+            .bind(offset)
+            .fetch_all(&self.relaxed)
+            .await
+            .map_err(|e| self.failed(e))?;
+        let total: i64 = sqlx::query("SELECT COUNT(*) AS total FROM submissions WHERE api = $1")
+            .bind(api)
+            .fetch_one(&self.relaxed)
+            .await
+            .and_then(|row| row.try_get("total"))
+            .map_err(|e| self.failed(e))?;
+        let submissions = rows
+            .iter()
+            .map(|row| self.submission(row))
+            .collect::<Result<_, _>>()?;
+        Ok((submissions, total.max(0) as u64))
+    }
+
+    /// Deletes a finished submission (done or cancelled), its source and result with it.
+    /// `Ok(None)`: no such submission; `Err(State)` inside: it is not finished.
+    pub async fn delete(&self, id: &str) -> Result<Option<Result<Submission, State>>, Error> {
+        let Some(submission) = self.get(id).await? else {
+            return Ok(None);
+        };
+        if !matches!(submission.state, State::Done | State::Cancelled) {
+            return Ok(Some(Err(submission.state)));
+        }
+        sqlx::query("DELETE FROM submissions WHERE id = $1 AND state IN ('done', 'cancelled')")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.failed(e))?;
+        Ok(Some(Ok(submission)))
+    }
+
     /// Deletes finished submissions (and their sources) that finished before `before`, and
     /// whose callback is settled. Returns how many.
     pub async fn purge(&self, before: Millis) -> Result<u64, Error> {

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{at_most, is_json, parse_json, read_body};
+use crate::callback::Message;
 use crate::core::{self, Admitted, Checked, GradeRequest, InlineTest, Job, ProblemSource, Report};
 use crate::error::ApiError;
 use crate::AppState;
@@ -369,6 +370,25 @@ async fn submit(
             .insert(HeaderName::from_static("x-call-id"), value);
     }
     Ok(response)
+}
+
+/// What a callback carries, as the OpenFaaS queue-worker sends it: the result as the body,
+/// and the call's id, function, status and duration in headers.
+pub fn callback_message(delivery: &store::Delivery) -> Message {
+    let seconds = match (delivery.started_at, delivery.finished_at) {
+        (Some(started), Some(finished)) => (finished - started).max(0) as f64 / 1000.0,
+        _ => 0.0,
+    };
+    Message {
+        method: reqwest::Method::POST,
+        headers: vec![
+            ("x-call-id", delivery.id.clone()),
+            ("x-function-name", delivery.function.clone()),
+            ("x-function-status", delivery.status.to_string()),
+            ("x-duration-seconds", format!("{seconds:.3}")),
+        ],
+        body: delivery.result.clone(),
+    }
 }
 
 fn respond(outcome: &lang::RunOutcome, json: bool) -> Response {

@@ -4,8 +4,10 @@
 //! - [`function`]: the OpenFaaS-style functions, `POST /function/<name>` (now) and
 //!   `POST /async-function/<name>` (stored, run later).
 //! - [`results`]: the stored submissions, `GET` and `DELETE /results/<id>`.
+//! - [`judge0`]: Judge0 CE 1.13.1 at `/judge0`.
 
 pub mod function;
+pub mod judge0;
 pub mod results;
 
 use std::time::Duration;
@@ -13,7 +15,40 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap};
 
+use crate::callback::Message;
 use crate::error::ApiError;
+
+/// What a finished submission's callback carries, in the words of the front door it came
+/// through.
+pub fn callback_message(delivery: &store::Delivery) -> Message {
+    match delivery.api.as_str() {
+        "judge0" => judge0::callback_message(delivery),
+        _ => function::callback_message(delivery),
+    }
+}
+
+/// A time as RFC 3339 UTC with milliseconds (`2026-12-01T23:41:07.112Z`).
+pub fn timestamp(ms: store::Millis) -> String {
+    let time = std::time::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+/// A toolchain's version number, from its version line: `12.2.0` from `gcc (Debian
+/// 12.2.0-14) 12.2.0`, `1.19.8` from `go version go1.19.8 linux/amd64`.
+pub fn version_number(language: &lang::Language) -> String {
+    language
+        .version
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == '"')
+        .map(|word| word.trim_start_matches(|c: char| !c.is_ascii_digit()))
+        .find_map(|word| {
+            let end = word
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(word.len());
+            let number = word[..end].trim_end_matches('.');
+            number.contains('.').then(|| number.to_owned())
+        })
+        .unwrap_or_else(|| language.version.clone())
+}
 
 /// Whether the request says its body is JSON.
 pub fn is_json(headers: &HeaderMap) -> bool {

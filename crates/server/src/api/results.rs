@@ -2,7 +2,6 @@
 //! `DELETE /results/<id>` (cancels it while queued or running; a running program is killed).
 
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -10,6 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use super::timestamp;
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -57,12 +57,6 @@ fn unknown(id: &str) -> ApiError {
     ApiError::NotFound(format!(
         "no submission {id:?} (unknown, or purged after its retention)"
     ))
-}
-
-/// A time as RFC 3339 UTC with milliseconds.
-pub fn timestamp(ms: store::Millis) -> String {
-    let time = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_millis(time).to_string()
 }
 
 /// A stored submission as `GET /results/<id>` shows it.

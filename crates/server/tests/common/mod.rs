@@ -121,6 +121,29 @@ impl Server {
     }
 }
 
+/// A server keeping its submissions in an SQLite file of its own.
+pub struct Stored {
+    server: Server,
+    _data: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Stored {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        &self.server
+    }
+}
+
+pub async fn stored(config: ServerConfig, uid_base: u32) -> Stored {
+    let data = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let url = format!("sqlite:{}", data.path().join("judgelet.db").display());
+    let store = store::Store::open(&url).await.unwrap();
+    Stored {
+        server: Server::with(config, uid_base, Some(store)).await,
+        _data: data,
+    }
+}
+
 pub fn header(response: &reqwest::Response, name: &str) -> String {
     response
         .headers()

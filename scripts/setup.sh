@@ -55,6 +55,9 @@ if [[ ! -x $clients/.venv/bin/python ]] || [[ $clients/requirements.txt -nt $cli
   "$clients/.venv/bin/pip" install --quiet --disable-pip-version-check -r "$clients/requirements.txt"
   touch "$clients/.venv/bin/python"
 fi
+if [[ ! -d $clients/node_modules ]] || [[ $clients/package-lock.json -nt $clients/node_modules ]]; then
+  (cd "$clients" && npm ci --no-audit --no-fund --loglevel=error)
+fi
 if [[ ! -d deploy/validate/node_modules ]] || [[ deploy/validate/package-lock.json -nt deploy/validate/node_modules ]]; then
   (cd deploy/validate && npm ci --no-audit --no-fund --loglevel=error)
 fi

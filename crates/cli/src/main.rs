@@ -353,6 +353,12 @@ fn run(common: &Common, args: RunArgs) -> Result<u8> {
     let request = RunRequest {
         language,
         source,
+        // Its own name in the box: tracebacks name it, and a Java class is found by it.
+        source_name: args
+            .file
+            .file_name()
+            .and_then(|name| name.to_str())
+            .map(str::to_owned),
         stdin,
         args: Vec::new(),
         limits: LimitsRequest {
@@ -360,6 +366,7 @@ fn run(common: &Common, args: RunArgs) -> Result<u8> {
             memory_kib: args.memory_limit.map(|mb| mb * 1024),
             ..LimitsRequest::default()
         },
+        files: Vec::new(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 pub use cache::{CompileCache, CompileReport, Entry};
 pub use outcome::{RunOutcome, RunResponse, RunStatus};
-pub use registry::{Language, LanguageInfo, Registry, DEFAULT_LANGUAGES_TOML};
+pub use registry::{Language, LanguageInfo, Refusal, Registry, DEFAULT_LANGUAGES_TOML};
 use sandbox::{Clamp, Command, Limits, LimitsRequest, RunReport, Sandbox, SandboxBox};
 pub use submission::Submission;
 
@@ -34,6 +34,9 @@ pub enum Error {
     Config(String),
     #[error("compile cache: {0}")]
     Cache(String),
+    /// The request itself cannot be run as given (a file name with a `/` in it).
+    #[error("{0}")]
+    InvalidRequest(String),
     #[error(transparent)]
     Sandbox(#[from] sandbox::Error),
 }
@@ -83,10 +86,47 @@ pub struct RunRequest {
     pub language: String,
     #[serde(with = "base64_bytes")]
     pub source: Vec<u8>,
+    /// The source's file name in the box; the language's own (`main.py`) when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_name: Option<String>,
+    /// Files beside the source, there when it compiles and when it runs: modules, headers,
+    /// data the program reads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<File>,
     #[serde(with = "base64_bytes")]
     pub stdin: Vec<u8>,
     pub args: Vec<String>,
     pub limits: LimitsRequest,
+}
+
+/// A file of a run request.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct File {
+    pub name: String,
+    #[serde(with = "base64_bytes")]
+    pub contents: Vec<u8>,
+}
+
+impl RunRequest {
+    /// Why its file names cannot be used, if they cannot: each a plain file name, none twice.
+    pub fn check_files(&self) -> Result<(), Error> {
+        let mut seen = std::collections::BTreeSet::new();
+        let names = self
+            .source_name
+            .iter()
+            .chain(self.files.iter().map(|f| &f.name));
+        for name in names {
+            if !submission::plain_name(name) {
+                return Err(Error::InvalidRequest(format!(
+                    "{name:?} is not a plain file name (no `/`, not `.` or `..`, at most 255 bytes)"
+                )));
+            }
+            if !seen.insert(name.as_str()) {
+                return Err(Error::InvalidRequest(format!("two files named {name:?}")));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A submission ready to run: compiled (artifacts in the cache) or interpreted (its files),
@@ -169,6 +209,9 @@ impl Toolchain {
         submission: &Submission,
     ) -> Result<Prepared, Error> {
         let language = self.language(language)?.clone();
+        if let Some(message) = language.refusal(submission) {
+            return Ok(Prepared::CompileError(CompileReport::refused(message)));
+        }
         if language.compile.is_none() {
             return Ok(match submission.expand(&language, &language.run) {
                 Ok(run) => Prepared::Ready(Program {
@@ -263,7 +306,25 @@ impl Toolchain {
         args: &[String],
         limits: Limits,
     ) -> Result<RunReport, Error> {
+        self.execute_with(program, &[], stdin, args, limits).await
+    }
+
+    /// Runs a prepared program in a fresh box, with `files` beside it (a compiled program's
+    /// box holds only what its compilation left).
+    async fn execute_with(
+        &self,
+        program: &Program,
+        files: &[File],
+        stdin: Vec<u8>,
+        args: &[String],
+        limits: Limits,
+    ) -> Result<RunReport, Error> {
         let boxed = self.new_box_for(program)?;
+        if let ProgramFiles::Compiled(_) = program.files {
+            for file in files {
+                boxed.write_file(&file.name, &file.contents)?;
+            }
+        }
         let command = command(&program.language, &program.run, args, limits, stdin);
         let mut report = self.sandbox.run(&boxed, &command).await?;
         let out_of_memory = program
@@ -308,12 +369,34 @@ impl Toolchain {
     pub async fn run(&self, request: RunRequest) -> Result<RunOutcome, Error> {
         let (limits, clamped) = self.run_limits(&request.limits);
         let language = self.language(&request.language)?.clone();
-        let submission = Submission::single(&language, request.source);
+        request.check_files()?;
+        let named = request.source_name.is_some() || !request.files.is_empty();
+        let name = request
+            .source_name
+            .clone()
+            .unwrap_or_else(|| language.source_name_for(&request.source));
+        let mut files = vec![(name.clone(), request.source)];
+        files.extend(
+            request
+                .files
+                .iter()
+                .map(|f| (f.name.clone(), f.contents.clone())),
+        );
+        let submission = Submission {
+            files,
+            entry: named.then_some(name),
+        };
         let (compile, run) = match self.prepare(&language.id, &submission).await? {
             Prepared::CompileError(report) => (Some(report), None),
             Prepared::Ready(program) => {
                 let report = self
-                    .execute(&program, request.stdin, &request.args, limits)
+                    .execute_with(
+                        &program,
+                        &request.files,
+                        request.stdin,
+                        &request.args,
+                        limits,
+                    )
                     .await?;
                 (program.compile_report().cloned(), Some(report))
             }

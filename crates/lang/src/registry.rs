@@ -30,6 +30,23 @@ struct LanguageSpec {
     #[serde(default)]
     readonly: Vec<PathBuf>,
     out_of_memory: Option<String>,
+    source_name: Option<String>,
+    #[serde(default)]
+    refuse: Vec<RefusalSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefusalSpec {
+    pattern: String,
+    message: String,
+}
+
+/// Source text a language refuses before compiling, and why, in the words a person reads.
+#[derive(Debug)]
+pub struct Refusal {
+    pub pattern: regex::Regex,
+    pub message: String,
 }
 
 /// One language, as configured and as found on this machine.
@@ -53,6 +70,10 @@ pub struct Language {
     pub out_of_memory: Option<String>,
     /// First line of the version command's output.
     pub version: String,
+    /// Names a single source after what it declares (a Java public class): the pattern's
+    /// first group, with the language's first extension.
+    pub source_name: Option<regex::Regex>,
+    pub refusals: Vec<Refusal>,
 }
 
 /// What clients see of a language (`GET /languages`, `judgelet languages --json`).
@@ -71,6 +92,33 @@ impl Language {
         path.extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| self.extensions.iter().any(|x| x == e))
+    }
+
+    /// The file name a single source goes by: after what it declares where the language
+    /// says so (`Hello.java` for `public class Hello`), else the language's own.
+    pub fn source_name_for(&self, source: &[u8]) -> String {
+        let declared = self.source_name.as_ref().and_then(|pattern| {
+            let text = String::from_utf8_lossy(source);
+            let name = pattern.captures(&text)?.get(1)?.as_str().to_owned();
+            Some(format!("{name}.{}", self.extensions.first()?))
+        });
+        declared.unwrap_or_else(|| self.source_file.clone())
+    }
+
+    /// Why a submission's sources cannot be run, if the language refuses them.
+    pub fn refusal(&self, submission: &crate::Submission) -> Option<String> {
+        let sources = submission.sources(self);
+        submission
+            .files
+            .iter()
+            .filter(|(name, _)| sources.contains(name))
+            .find_map(|(name, bytes)| {
+                let text = String::from_utf8_lossy(bytes);
+                self.refusals
+                    .iter()
+                    .find(|r| r.pattern.is_match(&text))
+                    .map(|r| format!("{name}: {}\n", r.message))
+            })
     }
 
     pub fn info(&self) -> LanguageInfo {
@@ -130,6 +178,17 @@ impl Registry {
                         readonly: spec.readonly,
                         out_of_memory: spec.out_of_memory,
                         version,
+                        source_name: spec.source_name.as_deref().map(pattern).transpose()?,
+                        refusals: spec
+                            .refuse
+                            .into_iter()
+                            .map(|r| {
+                                Ok(Refusal {
+                                    pattern: pattern(&r.pattern)?,
+                                    message: r.message,
+                                })
+                            })
+                            .collect::<Result<_, Error>>()?,
                     };
                     registry.languages.insert(id, Arc::new(language));
                 }
@@ -206,6 +265,13 @@ fn check(id: &str, spec: &LanguageSpec) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+fn pattern(text: &str) -> Result<regex::Regex, Error> {
+    regex::RegexBuilder::new(text)
+        .multi_line(true)
+        .build()
+        .map_err(|e| Error::Config(format!("pattern {text:?}: {e}")))
 }
 
 /// Runs a trusted toolchain's version command on the host, with an empty environment.

@@ -6,6 +6,15 @@ use std::path::Path;
 
 use crate::registry::Language;
 
+/// A name a file may have in the box: one path component, not `.` or `..`.
+pub(crate) fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && !name.contains(['/', '\0'])
+        && name != "."
+        && name != ".."
+}
+
 /// The files of a submission, by plain file name, and which one runs first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Submission {
@@ -16,10 +25,11 @@ pub struct Submission {
 }
 
 impl Submission {
-    /// One file, under the language's conventional name (`main.c`, `main.py`).
+    /// One file, under the language's name for it (`main.c`, `main.py`, a Java public
+    /// class's own).
     pub fn single(language: &Language, source: Vec<u8>) -> Submission {
         Submission {
-            files: vec![(language.source_file.clone(), source)],
+            files: vec![(language.source_name_for(&source), source)],
             entry: None,
         }
     }

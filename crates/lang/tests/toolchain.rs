@@ -277,3 +277,64 @@ async fn a_python_package_runs_its_entry_point_and_imports_its_modules() {
         Prepared::Ready(_) => panic!("guessed an entry point"),
     }
 }
+
+#[tokio::test]
+async fn a_java_source_is_named_after_its_public_class_and_a_package_is_refused_clearly() {
+    let hello = run(
+        "java",
+        "import java.util.*;\n\npublic final class Hello {\n  public static void main(String[] a) { System.out.println(\"hello\"); }\n}\n",
+    )
+    .await;
+    assert_eq!(
+        (hello.status, hello.stdout.as_str()),
+        (RunStatus::Ok, "hello\n"),
+        "{hello:?}"
+    );
+    let packaged = run(
+        "java",
+        "package exercises;\npublic class Main { public static void main(String[] a) { } }\n",
+    )
+    .await;
+    assert_eq!(packaged.status, RunStatus::CompileError);
+    assert!(
+        packaged.compile_output.contains("package declaration"),
+        "{}",
+        packaged.compile_output
+    );
+}
+
+#[tokio::test]
+async fn a_request_names_its_source_and_brings_files_for_the_compiled_program_to_read() {
+    let request = RunRequest {
+        language: "c".into(),
+        source: b"#include <stdio.h>\n#include \"twice.h\"\nint main(void){FILE *f = fopen(\"n.txt\", \"r\"); int n; fscanf(f, \"%d\", &n); printf(\"%d\\n\", TWICE(n));}".to_vec(),
+        source_name: Some("solution.c".into()),
+        files: vec![
+            lang::File { name: "twice.h".into(), contents: b"#define TWICE(x) (2 * (x))\n".to_vec() },
+            lang::File { name: "n.txt".into(), contents: b"21\n".to_vec() },
+        ],
+        ..RunRequest::default()
+    };
+    let report = toolchain().run(request).await.unwrap().response();
+    assert_eq!(
+        (report.status, report.stdout.as_str()),
+        (RunStatus::Ok, "42\n"),
+        "{report:?}"
+    );
+    for name in ["../n.txt", "a/b", "", ".."] {
+        let request = RunRequest {
+            language: "c".into(),
+            source: b"int main(void){return 0;}".to_vec(),
+            files: vec![lang::File {
+                name: name.into(),
+                contents: Vec::new(),
+            }],
+            ..RunRequest::default()
+        };
+        let refused = toolchain().run(request).await.unwrap_err();
+        assert!(
+            matches!(refused, Error::InvalidRequest(_)),
+            "{name:?}: {refused}"
+        );
+    }
+}

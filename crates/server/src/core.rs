@@ -73,6 +73,7 @@ pub fn check(state: &AppState, job: Job) -> Result<Checked, ApiError> {
     match job {
         Job::Run(request) => {
             state.toolchain.language(&request.language)?;
+            request.check_files()?;
             Ok(Checked::Run(request))
         }
         Job::Grade(request) => {

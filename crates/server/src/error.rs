@@ -105,6 +105,7 @@ impl From<lang::Error> for ApiError {
                 ApiError::UnknownLanguage { language, known }
             }
             lang::Error::Sandbox(sandbox::Error::Full) => ApiError::Overloaded("no free box"),
+            lang::Error::InvalidRequest(message) => ApiError::BadRequest(message),
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -241,6 +241,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(api::function::router())
         .merge(api::results::router())
         .nest("/judge0", api::judge0::router())
+        .merge(api::piston::router())
+        .merge(api::jobe::router())
         .route("/", get(|| async { page("index.html") }))
         .route("/app.js", get(|| async { page("app.js") }))
         .route("/app.css", get(|| async { page("app.css") }))

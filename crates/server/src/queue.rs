@@ -109,6 +109,18 @@ impl Queue {
         Ok(self.store.delete(id).await?)
     }
 
+    pub async fn put_file(&self, id: &str, contents: &[u8]) -> Result<(), ApiError> {
+        Ok(self.store.put_file(id, contents).await?)
+    }
+
+    pub async fn file(&self, id: &str) -> Result<Option<Vec<u8>>, ApiError> {
+        Ok(self.store.file(id).await?)
+    }
+
+    pub async fn has_file(&self, id: &str) -> Result<bool, ApiError> {
+        Ok(self.store.has_file(id).await?)
+    }
+
     /// The store's figures.
     pub async fn stats(&self) -> Result<store::Stats, ApiError> {
         Ok(self.store.stats().await?)

@@ -50,6 +50,17 @@ async fn the_official_judge0_sdk_runs_unchanged() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_npm_piston_client_runs_unchanged() {
+    let server = stored(config(2, 64), 67_900).await;
+    client(
+        Path::new("/usr/bin/node"),
+        "piston_client.mjs",
+        &[("PISTON_URL", server.url(""))],
+    )
+    .await;
+}
+
 impl Server {
     /// A Judge0 request: the status and the JSON body (`null` when empty).
     async fn judge0(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
@@ -247,4 +258,274 @@ async fn judge0_with_a_key_lists_deletes_and_refuses_strangers() {
         )
         .await;
     assert_eq!(status, 404, "deleted");
+}
+
+/// A Jobe client following CodeRunner's own flow (`jobesandbox.php`): submit the run; on a
+/// `404`, PUT each file to `files/<md5>` and submit again.
+struct CodeRunner<'a> {
+    server: &'a Server,
+}
+
+const JOBE: &str = "/jobe/index.php/restapi";
+
+impl CodeRunner<'_> {
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self
+            .server
+            .http
+            .request(method, self.server.url(&format!("{JOBE}/{path}")))
+            .header("user-agent", "CodeRunner")
+            .header("accept", "application/json");
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json; charset=utf-8")
+                .body(body.to_string());
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Runs `source` with `files` (name, contents): the answer of the accepted try.
+    async fn run(
+        &self,
+        language: &str,
+        source: &str,
+        input: &str,
+        files: &[(&str, &str)],
+        parameters: Value,
+    ) -> (u16, Value) {
+        use md5::{Digest, Md5};
+        let id = |contents: &str| hex::encode(Md5::digest(contents.as_bytes()));
+        let filename = match language {
+            "java" => {
+                let class = source
+                    .split("public class ")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .unwrap_or("Main");
+                format!("{class}.java")
+            }
+            other => format!("__tester__.{other}"),
+        };
+        let spec = json!({"run_spec": {
+            "language_id": language,
+            "sourcecode": source,
+            "sourcefilename": filename,
+            "input": format!("{input}\n"),
+            "file_list": files.iter().map(|(name, contents)| json!([id(contents), name])).collect::<Vec<_>>(),
+            "parameters": parameters,
+        }});
+        let (status, answer) = self
+            .send(reqwest::Method::POST, "runs", Some(spec.clone()))
+            .await;
+        if status != 404 {
+            return (status, answer);
+        }
+        for (_, contents) in files {
+            let upload = json!({"file_contents": base64::engine::general_purpose::STANDARD.encode(contents)});
+            let (status, _) = self
+                .send(
+                    reqwest::Method::PUT,
+                    &format!("files/{}", id(contents)),
+                    Some(upload),
+                )
+                .await;
+            assert_eq!(status, 204);
+        }
+        self.send(reqwest::Method::POST, "runs", Some(spec)).await
+    }
+
+    async fn outcome(&self, language: &str, source: &str, input: &str, parameters: Value) -> Value {
+        let (status, answer) = self.run(language, source, input, &[], parameters).await;
+        assert_eq!(status, 200, "{answer}");
+        answer
+    }
+}
+
+use base64::Engine;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobe_answers_coderunner_with_every_outcome() {
+    let server = stored(config(2, 64), 68_200).await;
+    let jobe = CodeRunner { server: &server };
+    let (status, languages) = jobe.send(reqwest::Method::GET, "languages", None).await;
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = languages
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l[0].as_str().unwrap())
+        .collect();
+    for id in ["c", "cpp", "python3", "java", "nodejs", "go", "rust"] {
+        assert!(ids.contains(&id), "{languages}");
+    }
+    let cases: [(&str, &str, &str, Value, u64, &str); 8] = [
+        ("c", "#include <stdio.h>\nint main(void){int n; scanf(\"%d\", &n); printf(\"%d\\n\", n * 2);}", "21", json!({}), 15, "42\n"),
+        ("python3", "print(input()[::-1])", "abc", json!({}), 15, "cba\n"),
+        ("java", "public class Prog { public static void main(String[] a) { System.out.println(\"prog\"); } }", "", json!({}), 15, "prog\n"),
+        ("c", "int main(void) { return syntax error; }", "", json!({}), 11, ""),
+        ("python3", "import sys\nprint('partial')\nsys.exit(1)", "", json!({}), 12, "partial\n"),
+        ("python3", "while True: pass", "", json!({"cputime": 1}), 13, ""),
+        ("python3", "x = bytearray(300 * 1024 * 1024)\nprint(len(x))", "", json!({"memorylimit": 64}), 17, ""),
+        ("c", "#include <signal.h>\nint main(void){ raise(SIGSYS); return 0; }", "", json!({}), 19, ""),
+    ];
+    for (language, source, input, parameters, outcome, stdout) in cases {
+        let answer = jobe.outcome(language, source, input, parameters).await;
+        assert_eq!(answer["outcome"], outcome, "{language} {source}: {answer}");
+        assert_eq!(answer["stdout"], stdout, "{answer}");
+        if outcome == 11 {
+            assert!(
+                answer["cmpinfo"].as_str().unwrap().contains("error"),
+                "{answer}"
+            );
+        }
+    }
+    let raw = jobe
+        .outcome(
+            "c",
+            "#include <stdio.h>\nint main(void){fputs(\"\\xff!\", stdout);}",
+            "",
+            json!({}),
+        )
+        .await;
+    assert_eq!(raw["stdout"], "\\xff!", "{raw}");
+
+    // Files: the first try is a 404, then CodeRunner uploads and tries again.
+    let data = ("data.txt", "3 4 5\n");
+    let sum = "#include <stdio.h>\nint main(void){FILE *f = fopen(\"data.txt\", \"r\"); int a, b, c; fscanf(f, \"%d %d %d\", &a, &b, &c); printf(\"%d\\n\", a + b + c);}";
+    let (status, answer) = jobe.run("c", sum, "", &[data], json!({})).await;
+    assert_eq!(
+        (status, answer["outcome"].as_u64()),
+        (200, Some(15)),
+        "{answer}"
+    );
+    assert_eq!(answer["stdout"], "12\n");
+    let (status, _) = jobe
+        .send(
+            reqwest::Method::HEAD,
+            "files/0123456789abcdef0123456789abcdef",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn jobe_refuses_what_it_cannot_run_in_its_own_words() {
+    let mut config = config(1, 0);
+    config.max_source_bytes = 1000;
+    let server = stored(config, 68_500).await;
+    let jobe = CodeRunner { server: &server };
+    let refused = |spec: Value| {
+        let jobe = &jobe;
+        async move { jobe.send(reqwest::Method::POST, "runs", Some(spec)).await }
+    };
+    let (status, answer) = refused(json!({"nothing": 1})).await;
+    assert_eq!(
+        (status, answer.as_str()),
+        (400, Some("No run_spec attribute found"))
+    );
+    let (status, answer) =
+        refused(json!({"run_spec": {"language_id": "COBOL", "sourcecode": "x"}})).await;
+    assert_eq!(
+        (status, answer.as_str()),
+        (400, Some("Language 'cobol' is not known"))
+    );
+    let (status, answer) = refused(json!({"run_spec": {"language_id": "python3", "sourcecode": "x", "parameters": {"cputime": 1000}}})).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer.as_str().unwrap().contains("exceeds the maximum"),
+        "{answer}"
+    );
+    let (status, _) =
+        refused(json!({"run_spec": {"language_id": "python3", "sourcecode": "#".repeat(2000)}}))
+            .await;
+    assert_eq!(status, 413);
+    let (status, answer) = jobe
+        .send(
+            reqwest::Method::PUT,
+            "files/0123456789abcdef",
+            Some(json!({"file_contents": "not base64!"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    let response = server
+        .http
+        .post(server.url(&format!("{JOBE}/runs")))
+        .body("{\"run_spec\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+
+    // One slot, no queue: while a run holds it, the next is outcome 21 with HTTP 200.
+    let busy = tokio::spawn({
+        let http = server.http.clone();
+        let url = server.url(&format!("{JOBE}/runs"));
+        async move {
+            let spec = json!({"run_spec": {"language_id": "python3", "sourcecode": "import time\ntime.sleep(3)", "parameters": {"cputime": 5}}});
+            http.post(url).json(&spec).send().await.unwrap().status()
+        }
+    });
+    while server.leftovers().is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let answer = jobe.outcome("python3", "print(1)", "", json!({})).await;
+    assert_eq!(answer["outcome"], 21, "{answer}");
+    assert_eq!(busy.await.unwrap(), 200);
+}
+
+#[tokio::test]
+async fn piston_answers_bad_input_in_its_own_words() {
+    let mut config = config(1, 8);
+    config.max_source_bytes = 1000;
+    let server = stored(config, 68_800).await;
+    let execute = |body: String| {
+        let server = &server;
+        async move {
+            // No Content-Type, as the npm client sends it.
+            let response = server
+                .http
+                .post(server.url("/api/v2/execute"))
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let cases = [
+        ("{\"language\": ".to_owned(), 400, "malformed JSON"),
+        (json!({"version": "*", "files": [{"content": "x"}]}).to_string(), 400, "language is required"),
+        (json!({"language": "cobol", "version": "*", "files": [{"content": "x"}]}).to_string(), 400, "cobol-* runtime is unknown"),
+        (json!({"language": "python", "version": "2.7.0", "files": [{"content": "x"}]}).to_string(), 400, "python-2.7.0 runtime is unknown"),
+        (json!({"language": "python", "version": "*", "files": []}).to_string(), 400, "files is required"),
+        (json!({"language": "python", "version": "*", "files": [{"content": "!!", "encoding": "base64"}]}).to_string(), 400, "not valid base64"),
+        (json!({"language": "python", "version": "*", "files": [{"content": "x".repeat(2000)}]}).to_string(), 413, "larger than"),
+        (json!({"language": "python", "version": "*", "files": [{"content": "x"}], "run_timeout": 999_999}).to_string(), 400, "cannot exceed"),
+        (json!({"language": "python", "version": "*", "files": [{"content": "x"}, {"name": "../up.py", "content": "y"}]}).to_string(), 400, "plain file name"),
+    ];
+    for (body, status, message) in cases {
+        let (got, answer) = execute(body.clone()).await;
+        assert_eq!(got, status, "{body}: {answer}");
+        let text = answer["message"].as_str().unwrap_or_default();
+        assert!(
+            text.contains(message),
+            "{body}: {text:?} should say {message:?}"
+        );
+    }
+    // Files by name and in base64, the first the entry point.
+    let body = json!({"language": "py", "version": "3.x", "files": [
+        {"name": "main.py", "content": "import helper\nhelper.hi()"},
+        {"name": "helper.py", "content": base64::engine::general_purpose::STANDARD.encode("def hi(): print('hi from a module')"), "encoding": "base64"},
+    ]});
+    let (status, answer) = execute(body.to_string()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["run"]["stdout"], "hi from a module\n", "{answer}");
 }

@@ -39,3 +39,12 @@ CREATE TABLE queue (
 );
 INSERT INTO queue (singleton, pending, next_seq) VALUES (1, 0, 1);
 CREATE INDEX submissions_api ON submissions (api, seq);
+
+-- Files stored ahead of the runs that name them (Jobe's `PUT files/ID`), shared by every
+-- replica. Base64 text: one portable type on both backends.
+CREATE TABLE files (
+    id TEXT PRIMARY KEY,
+    contents TEXT NOT NULL,
+    stored_at BIGINT NOT NULL
+);
+CREATE INDEX files_stored ON files (stored_at);

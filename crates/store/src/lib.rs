@@ -794,8 +794,55 @@ impl Store {
         Ok(Some(Ok(submission)))
     }
 
+    /// Stores a file under `id` (replacing one of that id) for runs that name it.
+    pub async fn put_file(&self, id: &str, contents: &[u8]) -> Result<(), Error> {
+        use base64::Engine;
+        let text = base64::engine::general_purpose::STANDARD.encode(contents);
+        sqlx::query(
+            "INSERT INTO files (id, contents, stored_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET contents = excluded.contents, \
+             stored_at = excluded.stored_at",
+        )
+        .bind(id)
+        .bind(text)
+        .bind(now())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.failed(e))?;
+        Ok(())
+    }
+
+    /// A stored file's contents.
+    pub async fn file(&self, id: &str) -> Result<Option<Vec<u8>>, Error> {
+        use base64::Engine;
+        let row = sqlx::query("SELECT contents FROM files WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.relaxed)
+            .await
+            .map_err(|e| self.failed(e))?;
+        let Some(row) = row else { return Ok(None) };
+        let text: String = row.try_get("contents").map_err(|e| self.failed(e))?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map(Some)
+            .map_err(|e| Error::Corrupt {
+                id: format!("file {id}"),
+                detail: e.to_string(),
+            })
+    }
+
+    /// Whether a file of `id` is stored.
+    pub async fn has_file(&self, id: &str) -> Result<bool, Error> {
+        let row = sqlx::query("SELECT 1 AS found FROM files WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.relaxed)
+            .await
+            .map_err(|e| self.failed(e))?;
+        Ok(row.is_some())
+    }
+
     /// Deletes finished submissions (and their sources) that finished before `before`, and
-    /// whose callback is settled. Returns how many.
+    /// whose callback is settled, and files stored before it. Returns how many submissions.
     pub async fn purge(&self, before: Millis) -> Result<u64, Error> {
         let done = sqlx::query(
             "DELETE FROM submissions WHERE state IN ('done', 'cancelled') \
@@ -805,6 +852,12 @@ impl Store {
         .execute(&self.relaxed)
         .await
         .map_err(|e| self.failed(e))?;
+        // Stored files last as long (from when they were stored).
+        sqlx::query("DELETE FROM files WHERE stored_at < $1")
+            .bind(before)
+            .execute(&self.relaxed)
+            .await
+            .map_err(|e| self.failed(e))?;
         Ok(done.rows_affected())
     }
 

@@ -250,6 +250,7 @@ fn run_request(
         stdin: body.stdin.into_bytes(),
         args: body.args,
         limits: body.limits,
+        ..lang::RunRequest::default()
     })
 }
 

@@ -817,6 +817,7 @@ async fn translate(
             file_size_bytes: Some(meta.max_file_size as u64 * 1024),
             ..sandbox::LimitsRequest::default()
         },
+        ..lang::RunRequest::default()
     };
     Ok((request, meta))
 }

@@ -5,9 +5,13 @@
 //!   `POST /async-function/<name>` (stored, run later).
 //! - [`results`]: the stored submissions, `GET` and `DELETE /results/<id>`.
 //! - [`judge0`]: Judge0 CE 1.13.1 at `/judge0`.
+//! - [`piston`]: Piston v2 at `/api/v2`.
+//! - [`jobe`]: Jobe (Moodle CodeRunner's server) at `/jobe/index.php/restapi`.
 
 pub mod function;
+pub mod jobe;
 pub mod judge0;
+pub mod piston;
 pub mod results;
 
 use std::time::Duration;

@@ -236,9 +236,10 @@ def main():
             f"{float(open(verify_seconds).read()):.0f} s wall time. {summary[-1].strip() if summary else ''}",
             "",
         ]
-    store = os.path.join(out, "store.md")
-    if os.path.exists(store):
-        lines += [open(store).read().strip(), ""]
+    for section in ["store.md", "apis.md"]:
+        path = os.path.join(out, section)
+        if os.path.exists(path):
+            lines += [open(path).read().strip(), ""]
     open(os.path.join(dest, "RESULTS.md"), "w").write("\n".join(lines))
 
     groups = ["Python\nn=100 c=20", "Python\nn=1000 c=200", "C cold\nn=100 c=20", "C warm\nn=100 c=20", "C warm\nn=2000 c=20"]

@@ -79,9 +79,10 @@ sleep 0.5
 kill "$sampler"
 curl -sf "$url/metrics" > "$out/metrics.txt"
 
-# Stored submissions (their own servers, on SQLite and on PostgreSQL).
+# Stored submissions (their own servers, on SQLite and on PostgreSQL), and the compatible APIs.
 kill "$server"; wait "$server" 2>/dev/null || true
 bench/store.sh "$out"
+bench/apis.sh "$out"
 
 $python bench/report.py "$out" bench
 echo "bench: wrote bench/RESULTS.md"

@@ -5,34 +5,13 @@ python3 bench/store.py OUT --splice RESULTS.md  replaces the section in RESULTS.
 """
 import datetime
 import os
-import re
 import sys
 
-BEGIN, END = "<!-- store:begin -->", "<!-- store:end -->"
-
-
-def figures(path):
-    text = open(path).read()
-
-    def number(pattern):
-        match = re.search(pattern, text)
-        return float(match.group(1)) if match else 0.0
-
-    return {
-        "rps": number(r"Requests per second:\s+([\d.]+)"),
-        "mean": number(r"Time per request:\s+([\d.]+) \[ms\] \(mean\)"),
-        "p50": number(r"\n\s+50%\s+(\d+)"),
-        "p99": number(r"\n\s+99%\s+(\d+)"),
-        "failed": number(r"Failed requests:\s+(\d+)") + number(r"Non-2xx responses:\s+(\d+)"),
-        "complete": number(r"Complete requests:\s+(\d+)"),
-        "submitted": number(r"Submitted:.*\(([\d.]+)/s\)"),
-        "drained": number(r"Drained:.*\(([\d.]+)/s\)"),
-    }
+from section import emit, figures
 
 
 def section(out):
     lines = [
-        BEGIN,
         "## Stored submissions: async against sync",
         "",
         f"`bench/store.sh` on {datetime.date.today()}, {os.cpu_count()} CPUs: Python printing a random number",
@@ -60,25 +39,8 @@ def section(out):
         "Targets (issue \"durable submissions\"): store overhead ≤ 10% of sync throughput, sync p50 during a",
         "burst ≤ 2× idle. The drain rate is the 10,000 submissions over the time from the first",
         "submission until none is pending.",
-        END,
     ]
     return "\n".join(lines)
 
 
-def main():
-    out = sys.argv[1]
-    text = section(out)
-    if len(sys.argv) == 4 and sys.argv[2] == "--splice":
-        results = open(sys.argv[3]).read()
-        if BEGIN in results:
-            before, rest = results.split(BEGIN, 1)
-            after = rest.split(END, 1)[1]
-            results = before + text + after
-        else:
-            results = results.rstrip("\n") + "\n\n" + text + "\n"
-        open(sys.argv[3], "w").write(results)
-    else:
-        print(text)
-
-
-main()
+emit("store", section(sys.argv[1]), sys.argv)

@@ -153,6 +153,18 @@ struct ServeArgs {
     /// On SIGTERM or SIGINT, how long in-flight runs may finish before they are killed.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
     drain: f64,
+    /// A file of API keys (one per line, `#` comments) the compatible APIs (Judge0, Piston,
+    /// Jobe) require, each in its own header; without keys they are open.
+    #[arg(long, value_name = "FILE")]
+    api_keys: Option<PathBuf>,
+    /// API keys, separated by commas, as --api-keys has them.
+    #[arg(
+        long,
+        env = "JUDGELET_API_KEYS",
+        value_name = "KEYS",
+        hide_env_values = true
+    )]
+    api_key_list: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -451,6 +463,17 @@ fn serve(common: &Common, args: &ServeArgs, function: Option<&str>) -> Result<u8
             ..defaults.submissions.clone()
         },
         ..defaults
+    };
+    let mut keys = args.api_key_list.clone().unwrap_or_default();
+    if let Some(path) = &args.api_keys {
+        let file = std::fs::read_to_string(path)
+            .with_context(|| format!("read the API keys in {}", path.display()))?;
+        keys.push('\n');
+        keys.push_str(&file);
+    }
+    let config = server::ServerConfig {
+        api_keys: server::ApiKeys::parse(&keys),
+        ..config
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -86,7 +86,7 @@ impl Queue {
         started_at: store::Millis,
         result: &str,
         status: u16,
-    ) -> Result<store::Accepted, ApiError> {
+    ) -> Result<store::Submission, ApiError> {
         Ok(self
             .store
             .record(new, &self.config.runner, started_at, result, status)

@@ -893,11 +893,7 @@ async fn create(
         meta: Some(&meta_text),
         callback_url: meta.callback_url.as_deref(),
     };
-    let accepted = queue.record(&new, started, &result, status).await?;
-    let submission = queue
-        .get(&accepted.id)
-        .await?
-        .ok_or_else(|| ApiError::Internal(format!("submission {} vanished", accepted.id)))?;
+    let submission = queue.record(&new, started, &result, status).await?;
     let shown = match show_submission(&submission, &fields, params.base64()) {
         Ok(shown) => shown,
         // As Judge0: the token, and why the rest cannot be shown.
@@ -1300,7 +1296,13 @@ fn show_submission<'a>(
     let Some(meta) = meta else {
         return Err(format!("submission {} has no Judge0 fields", submission.id));
     };
-    let request = match submission.job.map(serde_json::from_str::<Job>) {
+    // The stored request is read only for the fields that show it.
+    let wants_request = fields.iter().any(|f| matches!(*f, "source_code" | "stdin"));
+    let request = match submission
+        .job
+        .filter(|_| wants_request)
+        .map(serde_json::from_str::<Job>)
+    {
         Some(Ok(Job::Run(request))) => Some(request),
         _ => None,
     };

@@ -29,15 +29,9 @@ struct Common {
     /// Language registry; the built-in one when not given.
     #[arg(long, global = true, value_name = "FILE")]
     languages: Option<PathBuf>,
-    /// Boxes live here; best on a tmpfs.
-    #[arg(
-        long,
-        global = true,
-        value_name = "DIR",
-        env = "JUDGELET_STATE_DIR",
-        default_value = "/dev/shm/judgelet"
-    )]
-    state_dir: PathBuf,
+    /// Boxes live here; best on a tmpfs [default: /dev/shm/judgelet-UID, one per user].
+    #[arg(long, global = true, value_name = "DIR", env = "JUDGELET_STATE_DIR")]
+    state_dir: Option<PathBuf>,
     /// Compile cache directory [default: STATE_DIR/cache].
     #[arg(long, global = true, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
@@ -57,6 +51,16 @@ struct Common {
         default_value = "namespaces"
     )]
     isolation: sandbox::Isolation,
+    /// How log lines look on stderr: `text`, or `json` (one object per line, for a log
+    /// collector).
+    #[arg(
+        long,
+        global = true,
+        env = "JUDGELET_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    log_format: LogFormat,
     /// A delegated cgroup v2 directory for the namespaces tier [default: found from
     /// /proc/self/cgroup].
     #[arg(long, global = true, env = "JUDGELET_CGROUP_ROOT", value_name = "DIR")]
@@ -66,6 +70,10 @@ struct Common {
 #[derive(Subcommand)]
 enum Commands {
     /// Run one program and print what it printed.
+    ///
+    /// Exit codes: 0 the program ran and exited 0; 10 it did not compile; 11 run-time error
+    /// (a non-zero exit or a signal); 12 time limit; 13 memory limit; 14 output limit; 2 a
+    /// usage error; 3 judgelet's own failure.
     Run(RunArgs),
     /// Serve every function over HTTP (the embedded default).
     Serve(ServeArgs),
@@ -86,6 +94,10 @@ enum Commands {
         /// Language id; from the file extension when not given.
         #[arg(long = "lang", value_name = "L")]
         language: Option<String>,
+        /// For a submission of several files: the one to run (`main.py` or the only file of
+        /// the language when not given).
+        #[arg(long, value_name = "FILE")]
+        entry: Option<String>,
         /// Keep going after the first failure (the format stops there).
         #[arg(long)]
         all: bool,
@@ -157,6 +169,15 @@ struct ServeArgs {
     /// Jobe) require, each in its own header; without keys they are open.
     #[arg(long, value_name = "FILE")]
     api_keys: Option<PathBuf>,
+    /// An origin whose pages may call the API from a browser (CORS), e.g.
+    /// https://course.example.org; repeatable; `*` for any. None by default.
+    #[arg(
+        long = "cors-origin",
+        env = "JUDGELET_CORS_ORIGINS",
+        value_name = "ORIGIN",
+        value_delimiter = ','
+    )]
+    cors_origins: Vec<String>,
     /// API keys, separated by commas, as --api-keys has them.
     #[arg(
         long,
@@ -237,10 +258,14 @@ fn watchdog_duration(text: &str) -> Result<Duration, String> {
 struct RunArgs {
     /// The source file.
     file: PathBuf,
+    /// Arguments for the program, after `--`: `judgelet run main.py -- a b`.
+    #[arg(last = true, value_name = "ARGS")]
+    args: Vec<String>,
     /// Language id (see `judgelet languages`); from the file extension when not given.
     #[arg(long = "lang", value_name = "L")]
     language: Option<String>,
-    /// File to feed to the program's stdin.
+    /// File to feed to the program's stdin; `-` for judgelet's own stdin [default: judgelet's
+    /// stdin when it is not a terminal, else nothing].
     #[arg(long, value_name = "FILE")]
     stdin: Option<PathBuf>,
     /// CPU time limit.
@@ -268,12 +293,7 @@ fn exit_code(status: RunStatus) -> u8 {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    logging(&cli);
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -281,6 +301,32 @@ fn main() -> ExitCode {
             ExitCode::from(3)
         }
     }
+}
+
+/// Logs on stderr: a line per request for the servers (`info`), warnings only for the
+/// one-shot commands, `RUST_LOG` over both; colour only on a terminal; JSON lines with
+/// `--log-format json`.
+fn logging(cli: &Cli) {
+    use std::io::IsTerminal;
+    let level = match cli.command {
+        Commands::Serve(_) | Commands::Function { .. } => "info",
+        _ => "warn",
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into());
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match cli.common.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 fn dispatch(cli: Cli) -> Result<u8> {
@@ -291,9 +337,20 @@ fn dispatch(cli: Cli) -> Result<u8> {
             problem,
             submission,
             language,
+            entry,
             all,
             json,
-        } => grade(&cli.common, &problem, &submission, language, all, json),
+        } => grade(
+            &cli.common,
+            &problem,
+            &submission,
+            GradeFlags {
+                language,
+                entry,
+                all,
+                json,
+            },
+        ),
         Commands::Verify {
             problems,
             slowness,
@@ -332,8 +389,12 @@ fn languages(common: &Common, json: bool) -> Result<u8> {
 }
 
 fn toolchain(common: &Common) -> Result<Toolchain> {
+    let state_dir = common
+        .state_dir
+        .clone()
+        .unwrap_or_else(sandbox::default_state_dir);
     let sandbox = Sandbox::new(SandboxConfig {
-        state_dir: common.state_dir.clone(),
+        state_dir: state_dir.clone(),
         uid_base: common.uid_base,
         uid_count: common.uid_count,
         isolation: common.isolation,
@@ -345,7 +406,7 @@ fn toolchain(common: &Common) -> Result<Toolchain> {
         cache_dir: common
             .cache_dir
             .clone()
-            .unwrap_or_else(|| common.state_dir.join("cache")),
+            .unwrap_or_else(|| state_dir.join("cache")),
         ..ToolchainConfig::default()
     };
     Ok(Toolchain::new(sandbox, config)?)
@@ -358,8 +419,18 @@ fn run(common: &Common, args: RunArgs) -> Result<u8> {
         None => language_of(&toolchain, &args.file)?,
     };
     let source = std::fs::read(&args.file).with_context(|| format!("{}", args.file.display()))?;
+    let read_own = || -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
+            .context("read stdin")?;
+        Ok(bytes)
+    };
     let stdin = match &args.stdin {
+        Some(path) if path.as_os_str() == "-" => read_own()?,
         Some(path) => std::fs::read(path).with_context(|| format!("{}", path.display()))?,
+        // Piped in (`echo 3 | judgelet run x.py`): the program's. A terminal: nothing, rather
+        // than a run waiting for typing nobody knows it wants.
+        None if !std::io::IsTerminal::is_terminal(&std::io::stdin()) => read_own()?,
         None => Vec::new(),
     };
     let request = RunRequest {
@@ -372,7 +443,7 @@ fn run(common: &Common, args: RunArgs) -> Result<u8> {
             .and_then(|name| name.to_str())
             .map(str::to_owned),
         stdin,
-        args: Vec::new(),
+        args: args.args.clone(),
         limits: LimitsRequest {
             cpu_time_ms: args.time_limit.map(|s| (s * 1000.0).round() as u64),
             memory_kib: args.memory_limit.map(|mb| mb * 1024),
@@ -473,6 +544,7 @@ fn serve(common: &Common, args: &ServeArgs, function: Option<&str>) -> Result<u8
     }
     let config = server::ServerConfig {
         api_keys: server::ApiKeys::parse(&keys),
+        cors_origins: args.cors_origins.clone(),
         ..config
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -552,19 +624,42 @@ fn grader(
     ))
 }
 
-fn grade(
-    common: &Common,
-    problem: &Path,
-    path: &Path,
+/// How `judgelet grade` was asked to grade.
+struct GradeFlags {
     language: Option<String>,
+    entry: Option<String>,
     all: bool,
     json: bool,
-) -> Result<u8> {
+}
+
+fn grade(common: &Common, problem: &Path, path: &Path, flags: GradeFlags) -> Result<u8> {
+    let GradeFlags {
+        language,
+        entry,
+        all,
+        json,
+    } = flags;
     let (grader, mut options) = grader(common, judge::GraderConfig::default())?;
     options.stop_at_first_failure = !all;
     options.reveal_secret = true;
     let package = std::sync::Arc::new(judge::ProblemPackage::load(problem)?);
-    let submission = lang::Submission::read(path).with_context(|| format!("{}", path.display()))?;
+    let mut submission =
+        lang::Submission::read(path).with_context(|| format!("{}", path.display()))?;
+    if let Some(entry) = entry {
+        if !submission.files.iter().any(|(name, _)| *name == entry) {
+            anyhow::bail!(
+                "--entry {entry}: no such file in {} (it has: {})",
+                path.display(),
+                submission
+                    .files
+                    .iter()
+                    .map(|(name, _)| name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        submission.entry = Some(entry);
+    }
     let language = match language {
         Some(language) => language,
         None => {

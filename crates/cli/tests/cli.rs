@@ -414,3 +414,146 @@ fn grading_works_unprivileged_as_nobody_custom_and_interactive_validators_includ
     );
     assert!(report.contains("0 disagree"), "{report}");
 }
+
+#[test]
+fn run_takes_piped_stdin_dash_stdin_and_arguments_after_a_double_dash() {
+    use std::io::Write;
+    let ws = Workspace::new();
+    let program = ws.file(
+        "echo.py",
+        "import sys\nprint(sys.argv[1:], sys.stdin.read().strip())\n",
+    );
+    let piped = |args: &[&str]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_judgelet"))
+            .args(args)
+            .current_dir(ws.dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"from the pipe\n")
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let output = piped(&["run", arg(&program), "--", "a", "b c"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "['a', 'b c'] from the pipe\n");
+    let output = piped(&["run", arg(&program), "--stdin", "-"]);
+    assert_eq!(text(&output.stdout), "[] from the pipe\n");
+    let help = ws.judgelet(&["run", "--help"]);
+    assert!(
+        text(&help.stdout).contains("14 output limit"),
+        "{}",
+        text(&help.stdout)
+    );
+}
+
+#[test]
+fn grade_takes_the_entry_point_of_a_folder() {
+    let ws = Workspace::new();
+    let folder = ws.dir.path().join("solution");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(
+        folder.join("solve.py"),
+        "import greeting\ngreeting.hello()\n",
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("greeting.py"),
+        "def hello(): print('Hello, World!')\n",
+    )
+    .unwrap();
+    let problem = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../problems/hello");
+    let refused = ws.judgelet(&["grade", "--problem", arg(&problem), arg(&folder)]);
+    assert!(
+        text(&refused.stderr).contains("--entry"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let graded = ws.judgelet(&[
+        "grade",
+        "--problem",
+        arg(&problem),
+        "--entry",
+        "solve.py",
+        arg(&folder),
+    ]);
+    assert!(graded.status.success(), "{}", text(&graded.stderr));
+    let wrong = ws.judgelet(&[
+        "grade",
+        "--problem",
+        arg(&problem),
+        "--entry",
+        "nope.py",
+        arg(&folder),
+    ]);
+    assert!(
+        text(&wrong.stderr).contains("no such file"),
+        "{}",
+        text(&wrong.stderr)
+    );
+}
+
+#[test]
+fn the_default_state_directory_is_per_user() {
+    let Some(ws) = Workspace::for_nobody() else {
+        return;
+    };
+    let program = ws.file("hi.py", "print('hi')\n");
+    let as_root = Command::new(env!("CARGO_BIN_EXE_judgelet"))
+        .args(["run", "--isolation", "unprivileged", arg(&program)])
+        .env_remove("JUDGELET_STATE_DIR")
+        .output()
+        .unwrap();
+    assert!(as_root.status.success(), "{}", text(&as_root.stderr));
+    let as_nobody = Command::new("/usr/bin/setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+        ])
+        .arg(env!("CARGO_BIN_EXE_judgelet"))
+        .args(["run", "--isolation", "unprivileged", arg(&program)])
+        .env_remove("JUDGELET_STATE_DIR")
+        .current_dir(ws.dir.path())
+        .output()
+        .unwrap();
+    assert!(as_nobody.status.success(), "{}", text(&as_nobody.stderr));
+    assert_eq!(text(&as_nobody.stdout), "hi\n");
+    assert!(Path::new("/dev/shm/judgelet-65534").is_dir());
+}
+
+#[test]
+fn a_server_logs_a_line_per_request_without_colour_and_as_json_on_request() {
+    let served = Served::start(64_900, &[]);
+    let (status, _) = served.request("POST /function/python", "print(1)\n");
+    assert_eq!(status, 200);
+    let line = served.wait_for_log("served");
+    assert!(
+        line.contains("call_id=call-42") && line.contains("status=200"),
+        "{line}"
+    );
+    assert!(
+        line.contains("function=python") && line.contains("seconds="),
+        "{line}"
+    );
+    assert!(
+        !line.contains('\u{1b}'),
+        "colour codes in a log that is not a terminal: {line:?}"
+    );
+    drop(served);
+    let served = Served::start(64_950, &["--log-format", "json"]);
+    served.request("POST /function/python", "print(1)\n");
+    let line = served.wait_for_log("served");
+    let record: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(record["fields"]["status"], 200, "{record}");
+    assert_eq!(record["span"]["call_id"], "call-42", "{record}");
+}

@@ -136,17 +136,39 @@ pub fn compare(answer: &[u8], team: &[u8], flags: &Flags) -> Result<(), Mismatch
             None => expected.eq_ignore_ascii_case(got),
         };
         if !equal {
-            return Err(user.mismatch(format!(
-                "expected {:?}, got {:?}",
-                lossy(expected),
-                lossy(got)
-            )));
+            let mut message = format!("expected {:?}, got {:?}", lossy(expected), lossy(got));
+            if expected_number.is_none() && !flags.case_sensitive {
+                message.push_str(&case_blind_difference(expected, got));
+            }
+            return Err(user.mismatch(message));
         }
     }
     user.skip_space();
     match user.token() {
         Some(extra) => Err(user.mismatch(format!("trailing output {:?}", lossy(extra)))),
         None => Ok(()),
+    }
+}
+
+/// Where two tokens differ when letter case is not compared, for a hint that does not send
+/// anyone chasing a capital letter: ` (letter case is not compared: "!" is missing at the end)`.
+fn case_blind_difference(expected: &[u8], got: &[u8]) -> String {
+    let same = expected
+        .iter()
+        .zip(got)
+        .take_while(|(e, g)| e.eq_ignore_ascii_case(g))
+        .count();
+    let cases_differ = expected[..same] != got[..same];
+    let what = if same == got.len() {
+        format!("{:?} is missing at the end", lossy(&expected[same..]))
+    } else if same == expected.len() {
+        format!("{:?} is extra at the end", lossy(&got[same..]))
+    } else {
+        format!("they differ from character {}", same + 1)
+    };
+    match cases_differ {
+        true => format!(" (letter case is not compared: {what})"),
+        false => format!(" ({what})"),
     }
 }
 
@@ -221,6 +243,22 @@ mod tests {
     fn check(answer: &str, team: &str, flags: &[&str]) -> Result<(), String> {
         let flags = Flags::parse(flags).unwrap();
         compare(answer.as_bytes(), team.as_bytes(), &flags).map_err(|m| m.message)
+    }
+
+    #[test]
+    fn a_hint_says_what_differs_when_case_is_not_compared() {
+        assert_eq!(
+            check("Hello, World!", "hello, world", &[]),
+            Err("line 1: expected \"World!\", got \"world\" (letter case is not compared: \"!\" is missing at the end)".into())
+        );
+        assert_eq!(
+            check("abc", "abcd", &[]),
+            Err("line 1: expected \"abc\", got \"abcd\" (\"d\" is extra at the end)".into())
+        );
+        assert_eq!(
+            check("abc", "axc", &["case_sensitive"]),
+            Err("line 1: expected \"abc\", got \"axc\"".into())
+        );
     }
 
     #[test]

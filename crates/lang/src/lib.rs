@@ -60,7 +60,7 @@ impl Default for ToolchainConfig {
     fn default() -> Self {
         ToolchainConfig {
             languages_toml: DEFAULT_LANGUAGES_TOML.to_owned(),
-            cache_dir: PathBuf::from("/dev/shm/judgelet/cache"),
+            cache_dir: sandbox::default_state_dir().join("cache"),
             cache_max_bytes: 512 << 20,
             run_defaults: Limits::RUN_DEFAULTS,
             run_maxima: Limits::MAXIMA,

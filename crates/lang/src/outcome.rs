@@ -82,28 +82,40 @@ impl RunOutcome {
         self.run.as_ref().map_or(&[], |r| &r.stdout.bytes)
     }
 
-    /// What to show a person when the run failed: the compiler's diagnostics, the program's
-    /// stderr, and which limit ended it.
+    /// What to show a person when the run failed, after its stdout: the compiler's
+    /// diagnostics and the program's stderr, each under a marked heading, then how it ended.
+    ///
+    /// ```text
+    /// --- stderr ---
+    /// Traceback (most recent call last): ...
+    /// --- run_time_error: exit code 1 ---
+    /// ```
     pub fn diagnostic(&self) -> String {
-        let mut text = self
-            .compile
-            .as_ref()
-            .filter(|c| !c.success)
-            .map(|c| c.output.clone())
-            .unwrap_or_default();
-        if let Some(run) = &self.run {
-            text.push_str(&String::from_utf8_lossy(&run.stderr.bytes));
-            match (run.limit_exceeded, run.exit_code, run.signal) {
-                (Some(limit), _, _) => {
-                    text.push_str(&format!("{} limit exceeded\n", limit.as_str()))
+        let mut text = String::new();
+        let mut section = |title: &str, body: &str| {
+            if !body.is_empty() {
+                text.push_str(&format!("--- {title} ---\n{body}"));
+                if !body.ends_with('\n') {
+                    text.push('\n');
                 }
-                (None, _, Some(signal)) => text.push_str(&format!("killed by signal {signal}\n")),
-                (None, Some(code), None) if code != 0 => {
-                    text.push_str(&format!("exit code {code}\n"))
-                }
-                _ => {}
             }
+        };
+        if let Some(compile) = self.compile.as_ref().filter(|c| !c.success) {
+            section("compile output", &compile.output);
         }
+        let how = match &self.run {
+            Some(run) => {
+                section("stderr", &String::from_utf8_lossy(&run.stderr.bytes));
+                match (run.limit_exceeded, run.exit_code, run.signal) {
+                    (Some(limit), _, _) => format!("{} limit exceeded", limit.as_str()),
+                    (None, _, Some(signal)) => format!("killed by signal {signal}"),
+                    (None, Some(code), None) => format!("exit code {code}"),
+                    (None, None, None) => String::new(),
+                }
+            }
+            None => "the program did not compile".to_owned(),
+        };
+        text.push_str(&format!("--- {}: {how} ---\n", self.status().as_str()));
         text
     }
 

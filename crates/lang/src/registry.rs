@@ -81,6 +81,8 @@ pub struct Language {
 pub struct LanguageInfo {
     pub id: String,
     pub name: String,
+    /// Other names requests may use for it.
+    pub aliases: Vec<String>,
     pub version: String,
     pub extensions: Vec<String>,
     pub compiled: bool,
@@ -125,6 +127,7 @@ impl Language {
         LanguageInfo {
             id: self.id.clone(),
             name: self.name.clone(),
+            aliases: self.aliases.clone(),
             version: self.version.clone(),
             extensions: self.extensions.clone(),
             compiled: self.compile.is_some(),
@@ -201,12 +204,13 @@ impl Registry {
         Ok(registry)
     }
 
-    /// A language by id or alias.
+    /// A language by id or alias, in any case (`Python`, `py`, `C`).
     pub fn get(&self, name: &str) -> Option<&Arc<Language>> {
         self.languages.get(name).or_else(|| {
-            self.languages
-                .values()
-                .find(|l| l.aliases.iter().any(|a| a == name))
+            self.languages.values().find(|l| {
+                l.id.eq_ignore_ascii_case(name)
+                    || l.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+            })
         })
     }
 

@@ -123,7 +123,7 @@ impl Submission {
                 "{entry}" | "{entry_stem}" => {
                     let entry = self.entry_for(language).ok_or_else(|| {
                         format!(
-                            "cannot tell which file to run: name an entry point, or call it {}",
+                            "cannot tell which file to run: name an entry point (`judgelet grade --entry FILE`), or call it {}",
                             language.source_file
                         )
                     })?;

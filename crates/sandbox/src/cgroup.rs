@@ -245,7 +245,8 @@ impl Cgroups {
             cgroup.dirs.push(dir);
         }
         let memory = (limits.memory_kib * 1024).to_string();
-        let pids = limits.processes.to_string();
+        // The run's init is in the cgroup too: the limit is the program's, init's one more.
+        let pids = (u64::from(limits.processes) + 1).to_string();
         match self.version {
             CgroupVersion::V1 => {
                 write(&cgroup.dirs[0].join("memory.limit_in_bytes"), &memory)?;
@@ -537,7 +538,7 @@ mod tests {
         let run = cgroups.new_run(&limits).unwrap();
         let read = |f: &str| fs::read_to_string(run_dir.join(f)).unwrap();
         assert_eq!(read("memory.max"), "1048576");
-        assert_eq!(read("pids.max"), "7");
+        assert_eq!(read("pids.max"), "8", "the program's 7 and its init");
         fs::write(
             run_dir.join("cpu.stat"),
             "usage_usec 1500\nuser_usec 1000\n",

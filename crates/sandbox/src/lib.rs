@@ -116,10 +116,18 @@ pub struct SandboxConfig {
     pub isolation: Isolation,
 }
 
+/// The default state directory: on the tmpfs, one per user (`/dev/shm/judgelet-UID`), so
+/// that a run as one user never finds another's boxes in its way.
+pub fn default_state_dir() -> PathBuf {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let uid = unsafe { libc::geteuid() };
+    PathBuf::from(format!("/dev/shm/judgelet-{uid}"))
+}
+
 impl Default for SandboxConfig {
     fn default() -> Self {
         SandboxConfig {
-            state_dir: PathBuf::from("/dev/shm/judgelet"),
+            state_dir: default_state_dir(),
             uid_base: 60_000,
             uid_count: 1_000,
             cgroup_root: None,

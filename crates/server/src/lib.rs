@@ -70,6 +70,9 @@ pub struct ServerConfig {
     /// Keys the compatible APIs (Judge0, Piston, Jobe) require, each in its own header;
     /// none: open.
     pub api_keys: ApiKeys,
+    /// Origins whose pages may call the API from a browser (CORS); `*` for any. None by
+    /// default: only the server's own page.
+    pub cors_origins: Vec<String>,
 }
 
 /// The operator's API keys, compared in constant time.
@@ -154,6 +157,7 @@ impl Default for ServerConfig {
             deadline: None,
             submissions: SubmissionsConfig::default(),
             api_keys: ApiKeys::default(),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -260,8 +264,37 @@ pub fn app(state: Arc<AppState>) -> Router {
         })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state.clone(), deadline))
+        .layer(cors(&state.config.cors_origins))
         .layer(middleware::from_fn(call_id))
         .with_state(state)
+}
+
+/// Lets pages of the configured origins call the API, and answers their preflights. No
+/// origin configured: no CORS headers at all (a browser then lets only same-origin pages in).
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+    let layer = CorsLayer::new()
+        .allow_methods([
+            axum::http::Method::GET,
+            axum::http::Method::POST,
+            axum::http::Method::PUT,
+            axum::http::Method::DELETE,
+            axum::http::Method::HEAD,
+        ])
+        .allow_headers(Any)
+        .expose_headers(Any)
+        .max_age(Duration::from_secs(600));
+    if origins.iter().any(|o| o == "*") {
+        return layer.allow_origin(Any);
+    }
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+        .collect();
+    match allowed.is_empty() {
+        true => CorsLayer::new(),
+        false => layer.allow_origin(AllowOrigin::list(allowed)),
+    }
 }
 
 /// One function at `/`, health at `/_/health` and `/_/ready`: the OpenFaaS function
@@ -276,6 +309,7 @@ pub fn function_app(state: Arc<AppState>, name: &str) -> Result<Router, ApiError
         })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state.clone(), deadline))
+        .layer(cors(&state.config.cors_origins))
         .layer(middleware::from_fn(call_id))
         .with_state(state))
 }
@@ -494,7 +528,12 @@ async fn call_id(request: Request, next: Next) -> Response {
                 .map_or(0, |d| d.as_nanos() as u64);
             format!("{nanos:016x}-{:x}", NEXT.fetch_add(1, Ordering::Relaxed))
         });
-    let span = tracing::info_span!("request", call_id = %id, method = %request.method(), path = %request.uri().path());
+    let path = request.uri().path();
+    let function = path
+        .strip_prefix("/function/")
+        .or_else(|| path.strip_prefix("/async-function/"))
+        .unwrap_or("");
+    let span = tracing::info_span!("request", call_id = %id, method = %request.method(), path = %path, function = %function);
     let start = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     let elapsed = start.elapsed();

@@ -38,7 +38,7 @@ async fn text_mode_returns_stdout_with_the_status_in_headers() {
     assert_eq!(header(&response, "x-judgelet-exit-code"), "1");
     assert_eq!(
         response.text().await.unwrap(),
-        "hello from c\nexit code 1\n"
+        "hello from c\n--- run_time_error: exit code 1 ---\n"
     );
 }
 

@@ -17,6 +17,8 @@ pub struct Served {
     pub child: std::process::Child,
     pub address: String,
     pub uids: std::ops::Range<u32>,
+    /// What it wrote on stderr.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     /// Its working directory, where its store lives by default.
     _dir: tempfile::TempDir,
 }
@@ -54,6 +56,7 @@ impl Served {
             .spawn()
             .unwrap();
         let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut address = String::new();
         for line in stderr.by_ref() {
             let line = line.unwrap();
@@ -61,18 +64,22 @@ impl Served {
                 address = rest.to_owned();
                 break;
             }
+            log.lock().unwrap().push(line);
         }
         assert!(!address.is_empty(), "the server did not start");
         // Keep draining, and show what the server says after.
+        let lines = log.clone();
         std::thread::spawn(move || {
             for line in stderr.map_while(Result::ok) {
                 eprintln!("server: {line}");
+                lines.lock().unwrap().push(line);
             }
         });
         Served {
             child,
             address,
             uids: uid_base..uid_base + 50,
+            log,
             _dir: dir,
         }
     }
@@ -185,6 +192,17 @@ impl Served {
             );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+    }
+
+    /// Waits for a line of its log that contains `text`.
+    pub fn wait_for_log(&self, text: &str) -> String {
+        for _ in 0..500 {
+            if let Some(line) = self.log.lock().unwrap().iter().find(|l| l.contains(text)) {
+                return line.clone();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("no log line with {text:?}: {:?}", self.log.lock().unwrap());
     }
 
     /// This replica's name in results.

@@ -41,12 +41,18 @@ enum Target {
 }
 
 struct Function {
+    /// Its own name, whichever name it was called by.
+    name: String,
     target: Target,
     invocations: AtomicU64,
 }
 
 /// The functions this server serves, by name.
-pub struct Functions(BTreeMap<String, Function>);
+pub struct Functions {
+    functions: BTreeMap<String, Function>,
+    /// Other names of the language functions, lower-case (`py`, `Python`, `golang`).
+    aliases: BTreeMap<String, String>,
+}
 
 impl Functions {
     /// A function per language (and the report's aliases), `run` and `grade`.
@@ -54,6 +60,7 @@ impl Functions {
         let mut functions = BTreeMap::new();
         let mut add = |name: &str, target: Target| {
             let function = Function {
+                name: name.to_owned(),
                 target,
                 invocations: AtomicU64::new(0),
             };
@@ -69,17 +76,55 @@ impl Functions {
         }
         add("run", Target::Run);
         add("grade", Target::Grade);
-        Functions(functions)
+        let mut aliases = BTreeMap::new();
+        for language in registry.languages() {
+            for alias in language.aliases.iter().chain([&language.id]) {
+                aliases.insert(alias.to_ascii_lowercase(), language.id.clone());
+            }
+        }
+        for name in functions.keys() {
+            aliases.insert(name.to_ascii_lowercase(), name.clone());
+        }
+        Functions { functions, aliases }
     }
 
     pub fn names(&self) -> Vec<String> {
-        self.0.keys().cloned().collect()
+        self.functions.keys().cloned().collect()
     }
 
+    /// A function by its name, or a language function by any of its language's names, in
+    /// any case.
     fn get(&self, name: &str) -> Result<&Function, ApiError> {
-        self.0.get(name).ok_or_else(|| ApiError::UnknownFunction {
-            name: name.to_owned(),
-            known: self.names(),
+        self.functions
+            .get(name)
+            .or_else(|| {
+                let canonical = self.aliases.get(&name.to_ascii_lowercase())?;
+                self.functions.get(canonical)
+            })
+            .ok_or_else(|| ApiError::UnknownFunction {
+                name: name.to_owned(),
+                known: self.names(),
+            })
+    }
+}
+
+/// A function call as it arrived.
+pub struct Call {
+    headers: HeaderMap,
+    /// Text mode takes `stdin` and `arg` (repeated) here.
+    query: Option<String>,
+    body: Body,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Call {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(request: axum::extract::Request, _: &S) -> Result<Call, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        Ok(Call {
+            headers: parts.headers,
+            query: parts.uri.query().map(str::to_owned),
+            body,
         })
     }
 }
@@ -89,20 +134,16 @@ pub fn router() -> Router<Arc<AppState>> {
         .route(
             "/function/{name}",
             post(
-                |State(state): State<Arc<AppState>>,
-                 Path(name): Path<String>,
-                 headers: HeaderMap,
-                 body: Body| async move { invoke(&state, &name, &headers, body).await },
+                |State(state): State<Arc<AppState>>, Path(name): Path<String>, call: Call| async move {
+                    invoke(&state, &name, call).await
+                },
             ),
         )
         .route(
             "/async-function/{name}",
             post(
-                |State(state): State<Arc<AppState>>,
-                 Path(name): Path<String>,
-                 headers: HeaderMap,
-                 body: Body| async move {
-                    submit(&state, &name, &headers, body)
+                |State(state): State<Arc<AppState>>, Path(name): Path<String>, call: Call| async move {
+                    submit(&state, &name, call)
                         .await
                         .unwrap_or_else(IntoResponse::into_response)
                 },
@@ -117,8 +158,8 @@ pub fn single(state: &AppState, name: &str) -> Result<Router<Arc<AppState>>, Api
     Ok(Router::new().route(
         "/",
         post(
-            move |State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body| async move {
-                invoke(&state, &name, &headers, body).await
+            move |State(state): State<Arc<AppState>>, call: Call| async move {
+                invoke(&state, &name, call).await
             },
         ),
     ))
@@ -131,6 +172,11 @@ struct RunBody {
     /// Required by `run`; for a language's own function, may be left out.
     language: Option<String>,
     source: String,
+    /// The source's file name (default: the language's, `main.py`; a Java class's own).
+    source_name: Option<String>,
+    /// Files beside the source: modules, headers, data.
+    #[serde(default)]
+    files: Vec<FileBody>,
     #[serde(default)]
     stdin: String,
     #[serde(default)]
@@ -165,6 +211,13 @@ fn yes() -> bool {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct FileBody {
+    name: String,
+    content: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct InlineTestBody {
     input: String,
     answer: String,
@@ -177,13 +230,13 @@ struct Decoded {
     json: bool,
 }
 
-async fn decode(
-    state: &AppState,
-    function: &Function,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Decoded, ApiError> {
-    let json = is_json(headers);
+async fn decode(state: &AppState, function: &Function, call: Call) -> Result<Decoded, ApiError> {
+    let Call {
+        headers,
+        query,
+        body,
+    } = call;
+    let json = is_json(&headers);
     let config = &state.config;
     if function.target == Target::Grade && !json {
         return Err(ApiError::UnsupportedMediaType(
@@ -205,9 +258,26 @@ async fn decode(
                     e.valid_up_to()
                 ))
             })?;
+            // Text mode's stdin and arguments: `?stdin=...&arg=a&arg=b`.
+            let mut stdin = String::new();
+            let mut args = Vec::new();
+            for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+                match &*key {
+                    "stdin" => stdin.push_str(&value),
+                    "arg" => args.push(value.into_owned()),
+                    other => {
+                        return Err(ApiError::BadRequest(format!(
+                            "unknown query parameter {other:?}: text mode takes stdin and arg"
+                        )))
+                    }
+                }
+            }
+            at_most("stdin", stdin.len(), config.max_stdin_bytes)?;
             Job::Run(lang::RunRequest {
                 language: language.clone(),
                 source: source.as_bytes().to_vec(),
+                stdin: stdin.into_bytes(),
+                args,
                 ..lang::RunRequest::default()
             })
         }
@@ -230,8 +300,15 @@ fn run_request(
     let config = &state.config;
     at_most("the source", body.source.len(), config.max_source_bytes)?;
     at_most("stdin", body.stdin.len(), config.max_stdin_bytes)?;
+    let same = |asked: &str, own: &str| {
+        state
+            .toolchain
+            .registry()
+            .get(asked)
+            .is_some_and(|l| l.id == own)
+    };
     let language = match (&function.target, body.language) {
-        (Target::Language(own), Some(asked)) if *own != asked => {
+        (Target::Language(own), Some(asked)) if !same(&asked, own) => {
             return Err(ApiError::BadRequest(format!(
                 "this function runs {own}, not {asked}; use POST /function/{asked} or /function/run"
             )))
@@ -244,13 +321,24 @@ fn run_request(
             ))
         }
     };
+    let files: Vec<lang::File> = body
+        .files
+        .into_iter()
+        .map(|f| lang::File {
+            name: f.name,
+            contents: f.content.into_bytes(),
+        })
+        .collect();
+    let total: usize = files.iter().map(|f| f.contents.len()).sum();
+    at_most("the files", total, config.max_source_bytes)?;
     Ok(lang::RunRequest {
         language,
         source: body.source.into_bytes(),
+        source_name: body.source_name,
         stdin: body.stdin.into_bytes(),
         args: body.args,
         limits: body.limits,
-        ..lang::RunRequest::default()
+        files,
     })
 }
 
@@ -287,15 +375,18 @@ fn grade_request(body: GradeBody, state: &AppState) -> Result<GradeRequest, ApiE
     })
 }
 
-async fn invoke(state: &Arc<AppState>, name: &str, headers: &HeaderMap, body: Body) -> Response {
+async fn invoke(state: &Arc<AppState>, name: &str, call: Call) -> Response {
     let start = Instant::now();
-    let response = match state.functions.get(name) {
+    let (name, response) = match state.functions.get(name) {
         Ok(function) => {
+            let name = function.name.as_str();
             function.invocations.fetch_add(1, Ordering::Relaxed);
-            match decode(state, function, headers, body).await {
-                Ok(decoded) => run_now(state, name, decoded, wants_events(headers)).await,
+            let events = wants_events(&call.headers);
+            let response = match decode(state, function, call).await {
+                Ok(decoded) => run_now(state, name, decoded, events).await,
                 Err(e) => e.into_response(),
-            }
+            };
+            (name, response)
         }
         Err(e) => return e.into_response(),
     };
@@ -331,16 +422,11 @@ async fn run_now(state: &Arc<AppState>, name: &str, decoded: Decoded, events: bo
 }
 
 /// Stores a request to run later: `202` once it is committed, with its id.
-async fn submit(
-    state: &AppState,
-    name: &str,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
+async fn submit(state: &AppState, name: &str, call: Call) -> Result<Response, ApiError> {
     let start = Instant::now();
     let queue = state.queue()?;
     let function = state.functions.get(name)?;
-    let callback = match headers.get("x-callback-url") {
+    let callback = match call.headers.get("x-callback-url") {
         Some(url) => {
             let url = url.to_str().map_err(|_| {
                 ApiError::BadRequest("X-Callback-Url is not a URL: not ASCII".into())
@@ -349,21 +435,21 @@ async fn submit(
         }
         None => None,
     };
-    let decoded = decode(state, function, headers, body).await?;
+    let decoded = decode(state, function, call).await?;
     let job = serde_json::to_string(&decoded.job)
         .map_err(|e| ApiError::Internal(format!("serialise a job: {e}")))?;
     // Refused now, to the client that sent it, rather than failed later.
     core::check(state, decoded.job)?;
     let new = store::NewSubmission {
         api: "function",
-        function: name,
+        function: &function.name,
         job: &job,
         meta: None,
         callback_url: callback.as_ref().map(url::Url::as_str),
     };
     let id = queue.submit(&new).await?;
     function.invocations.fetch_add(1, Ordering::Relaxed);
-    state.metrics.invoked(name, 202, start.elapsed());
+    state.metrics.invoked(&function.name, 202, start.elapsed());
     let mut response = (StatusCode::ACCEPTED, Json(json!({ "id": id }))).into_response();
     if let Ok(value) = HeaderValue::from_str(&id) {
         response
@@ -397,8 +483,13 @@ fn respond(outcome: &lang::RunOutcome, json: bool) -> Response {
     if json {
         return Json(report).into_response();
     }
+    // Stdout as the program wrote it, which the report's clients read; after a failure,
+    // the marked stderr and status sections, on a line of their own.
     let mut body = outcome.stdout().to_vec();
     if report.status != lang::RunStatus::Ok {
+        if !body.is_empty() && !body.ends_with(b"\n") {
+            body.push(b'\n');
+        }
         body.extend_from_slice(outcome.diagnostic().as_bytes());
     }
     let mut response = (StatusCode::OK, body).into_response();
@@ -495,7 +586,7 @@ pub async fn system_functions(State(state): State<Arc<AppState>>) -> Response {
     let isolation = state.toolchain.sandbox().isolation();
     let functions: Vec<_> = state
         .functions
-        .0
+        .functions
         .iter()
         .map(|(name, function)| {
             let mut annotations = json!({ "judgelet.isolation": isolation });

@@ -20,7 +20,7 @@ const state = mkdtempSync("/dev/shm/judgelet-e2e-");
 function serve() {
   const server = spawn(
     binary,
-    ["--state-dir", state, "--uid-base", "65100", "--uid-count", "100", "serve", "--bind", "127.0.0.1", "--port", "0", "--problems", join(root, "problems")],
+    ["--state-dir", state, "--uid-base", "65100", "--uid-count", "100", "serve", "--bind", "127.0.0.1", "--port", "0", "--problems", join(root, "problems"), "--data-dir", join(state, "data")],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   return new Promise((resolveUrl, reject) => {
@@ -104,15 +104,16 @@ test("a problem's wrong answer is shown on the right test, a right one accepted"
   await typeSource(page, "#submit-editor", "n = int(input())\nprint(sum(map(int, input().split())) // n)\n");
   await page.click("#submit");
   await page.waitForSelector("#verdict");
-  assert.match(await page.textContent("#verdict"), /^wrong_answer · 0 of 3 tests passed/);
+  assert.match(await page.textContent("#verdict"), /^Wrong answer · 0 of 3 tests passed/);
+  assert.equal(await page.textContent("#grade-result p.muted"), "2 tests were not run after the first failure.");
   const row = page.locator('tr[data-test="sample/1"]');
-  assert.equal(await row.locator("td").nth(1).textContent(), "wrong_answer");
+  assert.equal(await row.locator("td").nth(1).textContent(), "Wrong answer");
   assert.match(await row.locator("td").nth(4).textContent(), /expected "2\.333333333", got "2"/);
 
   await typeSource(page, "#submit-editor", "n = int(input())\nprint(sum(map(int, input().split())) / n)\n");
   await page.click("#submit");
-  await page.waitForFunction(() => /^accepted/.test(document.querySelector("#verdict")?.textContent || ""));
-  assert.match(await page.textContent("#verdict"), /^accepted · 3 of 3 tests passed/);
+  await page.waitForFunction(() => /^Accepted/.test(document.querySelector("#verdict")?.textContent || ""));
+  assert.match(await page.textContent("#verdict"), /^Accepted · 3 of 3 tests passed/);
   assert.equal(await page.locator("td.verdict-accepted").count(), 3);
   await page.screenshot({ path: join(screenshots, "graded.png"), fullPage: true });
 });
@@ -125,10 +126,60 @@ test("a wrong answer on a secret test names the test and shows no data", async (
   await typeSource(page, "#submit-editor", "n = int(input())\nxs = list(map(int, input().split()))\nprint(0 if n == 4 else sum(xs) / n)\n");
   await page.click("#submit");
   await page.waitForSelector("#verdict");
-  assert.match(await page.textContent("#verdict"), /^wrong_answer · 2 of 3 tests passed/);
+  assert.match(await page.textContent("#verdict"), /^Wrong answer · 2 of 3 tests passed/);
   const row = page.locator('tr[data-test="secret/2"]');
-  assert.equal(await row.locator("td").nth(1).textContent(), "wrong_answer");
+  assert.equal(await row.locator("td").nth(1).textContent(), "Wrong answer");
   assert.equal(await row.locator("td").nth(4).textContent(), "");
+});
+
+test("a compile error in an exercise shows the compiler's message, not an empty test table", async (page, url) => {
+  await page.goto(`${url}/#exercises`);
+  await page.waitForSelector("body[data-ready=true]");
+  await page.click('button[data-problem="hello"]');
+  await page.selectOption("#submit-language", "c");
+  await typeSource(page, "#submit-editor", "int main(void) { return undeclared; }\n");
+  await page.click("#submit");
+  await page.waitForSelector("#compile-output");
+  assert.equal(await page.textContent("#verdict"), "Compile error");
+  assert.match(await page.textContent("#compile-output"), /error: .undeclared. undeclared/);
+  assert.equal(await page.locator("#grade-result table.tests").count(), 0);
+  assert.doesNotMatch(await page.textContent("#grade-result"), /not run after/);
+});
+
+test("a playground compile error shows no measurements", async (page, url) => {
+  await page.goto(url);
+  await page.waitForSelector("body[data-ready=true]");
+  await page.selectOption("#language", "c");
+  await typeSource(page, "#editor", "int main(void) { return undeclared; }\n");
+  await page.click("#run");
+  await page.waitForSelector("#compile-output");
+  assert.equal(await page.textContent("#run-status"), "Compile error");
+});
+
+test("limits are shown with their sources, and counts in words", async (page, url) => {
+  await page.goto(`${url}/#exercises`);
+  await page.waitForSelector("body[data-ready=true]");
+  await page.click('button[data-problem="hello"]');
+  await page.waitForSelector("#limits");
+  const limits = await page.textContent("#limits");
+  assert.match(limits, /time limit 1 s \(set by the problem\)/);
+  assert.match(limits, /memory 1024 MiB \(the judge's default\)/);
+  assert.match(limits, /output 8 MiB \(the judge's default\)/);
+  assert.match(limits, /2 tests/);
+  await page.click('button[data-problem="average"]');
+  await page.waitForSelector("#limits");
+  assert.match(await page.textContent("#limits"), /memory 256 MiB \(set by the problem\)/);
+});
+
+test("an interactive problem's sample is shown as an interaction, its secret hidden", async (page, url) => {
+  await page.goto(`${url}/#exercises`);
+  await page.waitForSelector("body[data-ready=true]");
+  await page.click('button[data-problem="guess"]');
+  await page.waitForSelector(".interaction");
+  const said = await page.locator(".interaction .said").allTextContents();
+  assert.deepEqual(said, ["you50", "judgelower", "you25", "judgehigher", "you37", "judgecorrect"]);
+  assert.doesNotMatch(await page.textContent(".samples"), /Sample 1 input/);
+  await page.screenshot({ path: join(screenshots, "interactive.png"), fullPage: true });
 });
 
 test("the page works on a narrow screen with no request leaving the server", async (page, url) => {

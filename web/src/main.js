@@ -121,6 +121,33 @@ function describeStatus(report) {
   return text;
 }
 
+/** Verdicts as a person reads them. */
+const VERDICTS = {
+  accepted: "Accepted",
+  wrong_answer: "Wrong answer",
+  time_limit_exceeded: "Time limit exceeded",
+  memory_limit_exceeded: "Memory limit exceeded",
+  run_time_error: "Run-time error",
+  output_limit_exceeded: "Output limit exceeded",
+  compile_error: "Compile error",
+  internal_error: "Internal error",
+};
+const verdictName = (verdict) => VERDICTS[verdict] || verdict;
+
+/** "1 test", "2 tests". */
+const count = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** Where a problem's limit came from, in a few words. */
+function source(limit) {
+  return {
+    problem_yaml: "set by the problem",
+    timelimit_file: "set by the problem",
+    derived: "derived from the accepted solutions",
+    deriving: "being derived",
+    default: "the judge's default",
+  }[limit.source] || limit.source;
+}
+
 function newEditor(parent, onRun) {
   const language = new Compartment();
   const view = new EditorView({
@@ -197,7 +224,9 @@ const playground = {
       });
       const report = await response.json();
       status.className = `status ${report.status === "ok" ? "ok" : "bad"}`;
-      status.replaceChildren(describeStatus(report), " ", element("span", { class: "measure" }, measurements(report)));
+      // A program that did not compile has no measurements to show.
+      const measured = report.status === "compile_error" ? [] : [" ", element("span", { class: "measure" }, measurements(report))];
+      status.replaceChildren(describeStatus(report), ...measured);
       const section = (title, text, id) => {
         if (!text) return;
         output.append(element("h3", {}, title), element("pre", { class: "output", id }, text));
@@ -252,17 +281,32 @@ const exercises = {
     else if (problem.statement) statement.append(element("pre", { class: "output" }, problem.statement.text));
     else statement.append(element("p", { class: "muted" }, "No statement."));
 
-    const limits = [];
-    if (problem.time_limit_s) limits.push(`time limit ${problem.time_limit_s} s`);
-    if (problem.memory_mib) limits.push(`memory ${problem.memory_mib} MiB`);
-    limits.push(`${problem.tests} tests`, problem.type);
+    const { time, memory, output } = problem.limits;
+    const limits = element(
+      "ul",
+      { class: "limits", id: "limits" },
+      element("li", { title: source(time) }, time.seconds == null ? "time limit: being derived" : `time limit ${time.seconds} s (${source(time)})`),
+      element("li", { title: source(memory) }, `memory ${memory.mib} MiB (${source(memory)})`),
+      element("li", { title: source(output) }, `output ${output.mib} MiB (${source(output)})`),
+      element("li", {}, count(problem.tests, "test")),
+      element("li", {}, problem.type),
+    );
 
     const samples = element("div", { class: "samples" });
     for (const s of problem.samples) {
-      samples.append(
-        element("div", {}, element("h3", {}, `Sample ${s.name.replace(/^sample\//, "")} input`), element("pre", { class: "output" }, s.input)),
-        element("div", {}, element("h3", {}, "Output"), element("pre", { class: "output" }, s.answer)),
-      );
+      const label = s.name.replace(/^sample\//, "");
+      if (s.interaction) {
+        // An interactive problem's sample is a conversation; its input is the judge's secret.
+        const lines = s.interaction.map((line) =>
+          element("div", { class: `said by-${line.from}` }, element("span", { class: "who" }, line.from === "judge" ? "judge" : "you"), element("code", {}, line.text)),
+        );
+        samples.append(element("div", { class: "interaction", "data-sample": label }, element("h3", {}, `Sample interaction ${label}`), ...lines));
+      } else {
+        samples.append(
+          element("div", {}, element("h3", {}, `Sample ${label} input`), element("pre", { class: "output" }, s.input)),
+          element("div", {}, element("h3", {}, "Output"), element("pre", { class: "output" }, s.answer)),
+        );
+      }
     }
 
     const select = element("select", { id: "submit-language", "aria-label": "Language" });
@@ -274,7 +318,7 @@ const exercises = {
 
     view.replaceChildren(
       element("h2", {}, problem.name),
-      element("p", { class: "muted" }, limits.join(" · ")),
+      limits,
       statement,
       samples,
       element("div", { class: "toolbar" }, select, submit, element("span", { class: "hint" }, "Ctrl+Enter submits")),
@@ -336,7 +380,7 @@ function testRow(test) {
     "tr",
     { "data-test": test.name },
     element("td", {}, test.name),
-    element("td", { class: accepted ? "verdict-accepted" : "verdict-bad" }, test.verdict),
+    element("td", { class: accepted ? "verdict-accepted" : "verdict-bad" }, verdictName(test.verdict)),
     element("td", {}, `${test.cpu_time_ms.toFixed(1)} ms`),
     element("td", {}, `${(test.memory_kib / 1024).toFixed(1)} MiB`),
     element("td", {}, details ? element("pre", { class: "output" }, details) : ""),
@@ -347,14 +391,20 @@ function finish(status, result, report) {
   const passed = report.tests.filter((t) => t.verdict === "accepted").length;
   status.className = `status ${report.verdict === "accepted" ? "ok" : "bad"}`;
   status.id = "verdict";
-  let text = `${report.verdict} · ${passed} of ${report.tests.length + report.skipped} tests passed`;
+  if (report.verdict === "compile_error") {
+    // No test ran: the compiler's message is the whole answer.
+    status.textContent = verdictName(report.verdict);
+    result.querySelector("table.tests")?.remove();
+    result.append(element("h3", {}, "Compiler"), element("pre", { class: "output", id: "compile-output" }, report.compile?.output || ""));
+    return;
+  }
+  const total = report.tests.length + report.skipped;
+  let text = `${verdictName(report.verdict)} · ${passed} of ${count(total, "test")} passed`;
   if (report.score != null) text += ` · score ${report.score} of ${report.max_score}`;
   status.textContent = text;
-  if (report.verdict === "compile_error" && report.compile) {
-    result.append(element("h3", {}, "Compiler"), element("pre", { class: "output", id: "compile-output" }, report.compile.output));
-  }
   if (report.skipped) {
-    result.append(element("p", { class: "muted" }, `${report.skipped} tests not run after the first failure.`));
+    const verb = report.skipped === 1 ? "was" : "were";
+    result.append(element("p", { class: "muted" }, `${count(report.skipped, "test")} ${verb} not run after the first failure.`));
   }
 }
 

@@ -643,6 +643,9 @@ fn grade(common: &Common, problem: &Path, path: &Path, flags: GradeFlags) -> Res
     options.stop_at_first_failure = !all;
     options.reveal_secret = true;
     let package = std::sync::Arc::new(judge::ProblemPackage::load(problem)?);
+    for warning in &package.warnings {
+        eprintln!("judgelet: warning: {warning}");
+    }
     let mut submission =
         lang::Submission::read(path).with_context(|| format!("{}", path.display()))?;
     if let Some(entry) = entry {

@@ -93,6 +93,26 @@ pub struct GradeReport {
     pub isolation: sandbox::Isolation,
 }
 
+/// The limits a problem's runs get, and where each came from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EffectiveLimits {
+    /// `None` while it is being derived.
+    pub time_limit: Option<TimeLimit>,
+    pub memory_mib: u64,
+    pub memory_source: LimitOrigin,
+    pub output_mib: u64,
+    pub output_source: LimitOrigin,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitOrigin {
+    /// `problem.yaml` states it.
+    ProblemYaml,
+    /// The judge's default, the package being silent.
+    Default,
+}
+
 /// Defaults for problems that do not say.
 #[derive(Clone, Debug)]
 pub struct GraderConfig {
@@ -241,6 +261,43 @@ impl Grader {
             .unwrap_or_else(|e| e.into_inner())
             .insert(package.dir.clone(), limit);
         Ok(limit)
+    }
+
+    /// The limits `package`'s runs get, each with where it came from. The time limit is
+    /// `None` while it waits to be derived (the package states none, and has accepted
+    /// submissions to derive it from: the first [`Grader::time_limit`] does).
+    pub fn effective_limits(&self, package: &ProblemPackage) -> EffectiveLimits {
+        let time_limit = package.time_limit.or_else(|| {
+            let derived = self
+                .derived
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&package.dir)
+                .copied();
+            let accepted = verify::list_submissions(self, package)
+                .0
+                .iter()
+                .any(|s| s.folder == "accepted");
+            derived.or((!accepted).then_some(TimeLimit {
+                seconds: self.config.default_time_limit_s,
+                source: TimeLimitSource::Default,
+            }))
+        });
+        let origin = |stated: Option<u64>, default: u64| match stated {
+            Some(value) => (value, LimitOrigin::ProblemYaml),
+            None => (default, LimitOrigin::Default),
+        };
+        let (memory_mib, memory_source) =
+            origin(package.memory_mib, self.config.default_memory_mib);
+        let (output_mib, output_source) =
+            origin(package.output_mib, self.config.default_output_mib);
+        EffectiveLimits {
+            time_limit,
+            memory_mib,
+            memory_source,
+            output_mib,
+            output_source,
+        }
     }
 
     /// Grades `submission` (in `language`) against `package`. `on_test` hears of each case

@@ -156,6 +156,59 @@ pub struct ProblemPackage {
     pub root: Group,
     /// The problem statement, as its author wrote it.
     pub statement: Option<Statement>,
+    /// Sample interactions of an interactive problem (`data/sample/*.interaction`), to show
+    /// a person how the conversation goes.
+    pub interactions: Vec<Interaction>,
+    /// Mistakes in `problem.yaml` that loading let pass (an unknown key, a limit that is not
+    /// a number), each naming the file, the key and the value: a warning when grading, an
+    /// error when verifying.
+    pub warnings: Vec<String>,
+}
+
+/// A sample interaction: what the submission and the judge said, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Interaction {
+    pub name: String,
+    pub lines: Vec<InteractionLine>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InteractionLine {
+    /// `submission` (a `>` line: what the submission prints) or `judge` (`<`: what it reads).
+    pub from: &'static str,
+    pub text: String,
+}
+
+/// `data/sample/*.interaction`, in name order.
+fn load_interactions(dir: &Path) -> Vec<Interaction> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir.join("data/sample"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "interaction"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|path| {
+            let text = fs::read_to_string(&path).ok()?;
+            let lines = text
+                .lines()
+                .filter_map(|line| match line.split_at_checked(1)? {
+                    (">", said) => Some(("submission", said)),
+                    ("<", said) => Some(("judge", said)),
+                    _ => None,
+                })
+                .map(|(from, text)| InteractionLine {
+                    from,
+                    text: text.to_owned(),
+                })
+                .collect();
+            let name = path.file_stem()?.to_string_lossy().into_owned();
+            Some(Interaction { name, lines })
+        })
+        .collect()
 }
 
 /// A problem statement from `problem_statement/`.
@@ -231,11 +284,129 @@ fn read_yaml(path: &Path) -> Result<Option<Value>, Error> {
     }
 }
 
+/// Keys of `problem.yaml` in the legacy, 2023-07 and 2025-09 formats.
+const KEYS: &[&str] = &[
+    "problem_format_version",
+    "type",
+    "name",
+    "uuid",
+    "version",
+    "credits",
+    "author",
+    "source",
+    "source_url",
+    "license",
+    "rights_owner",
+    "embargo_until",
+    "limits",
+    "validation",
+    "validator_flags",
+    "grading",
+    "scoring",
+    "keywords",
+    "languages",
+    "constants",
+    "allow_file_writing",
+];
+
+/// Keys of `limits`, each a number: how it reads in a message.
+const LIMITS: &[(&str, &str)] = &[
+    ("time_limit", "a number of seconds"),
+    ("time_multiplier", "a number"),
+    ("time_safety_margin", "a number"),
+    ("time_resolution", "a number of seconds"),
+    ("memory", "a whole number of MiB"),
+    ("output", "a whole number of MiB"),
+    ("code", "a whole number of KiB"),
+    ("compilation_time", "a number of seconds"),
+    ("compilation_memory", "a whole number of MiB"),
+    ("validation_time", "a number of seconds"),
+    ("validation_memory", "a whole number of MiB"),
+    ("validation_output", "a whole number of MiB"),
+    ("validation_passes", "a whole number"),
+];
+
+/// What loading a `problem.yaml` lets pass but its author should hear of.
+fn check_yaml(yaml: &Value, path: &Path) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let show = |value: &Value| {
+        serde_norway::to_string(value)
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    let Value::Mapping(map) = yaml else {
+        return vec![format!(
+            "{}: not a mapping of keys to values",
+            path.display()
+        )];
+    };
+    for (key, value) in map {
+        let key = scalar(key).unwrap_or_default();
+        if !KEYS.contains(&key.as_str()) {
+            warnings.push(format!(
+                "{}: unknown key `{key}` (value `{}`): ignored",
+                path.display(),
+                show(value)
+            ));
+        }
+    }
+    match yaml.get("limits") {
+        None | Some(Value::Null) => {}
+        Some(Value::Mapping(limits)) => {
+            for (key, value) in limits {
+                let key = scalar(key).unwrap_or_default();
+                if key == "time_multipliers" {
+                    if let Value::Mapping(multipliers) = value {
+                        for (name, value) in multipliers {
+                            if number(Some(value)).is_none() {
+                                warnings.push(format!(
+                                    "{}: limits.time_multipliers.{}: `{}` is not a number: ignored",
+                                    path.display(),
+                                    scalar(name).unwrap_or_default(),
+                                    show(value)
+                                ));
+                            }
+                        }
+                    }
+                    continue;
+                }
+                match LIMITS.iter().find(|(name, _)| *name == key) {
+                    None => warnings.push(format!(
+                        "{}: unknown key `limits.{key}` (value `{}`): ignored",
+                        path.display(),
+                        show(value)
+                    )),
+                    Some((_, kind)) => {
+                        let whole = kind.starts_with("a whole");
+                        let ok = number(Some(value))
+                            .is_some_and(|n| n >= 0.0 && (!whole || n.fract() == 0.0));
+                        if !ok {
+                            warnings.push(format!(
+                                "{}: limits.{key}: `{}` is not {kind}: ignored, the default applies",
+                                path.display(),
+                                show(value)
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Some(other) => warnings.push(format!(
+            "{}: limits: `{}` is not a mapping of limits: ignored",
+            path.display(),
+            show(other)
+        )),
+    }
+    warnings
+}
+
 impl ProblemPackage {
     pub fn load(dir: &Path) -> Result<ProblemPackage, Error> {
         let yaml_path = dir.join("problem.yaml");
         let yaml = read_yaml(&yaml_path)?
             .ok_or_else(|| error(&yaml_path, "missing: a problem package needs problem.yaml"))?;
+        let warnings = check_yaml(&yaml, &yaml_path);
         let get = |key: &str| yaml.get(key);
         let format = match get("problem_format_version").and_then(scalar).as_deref() {
             None | Some("legacy") => Format::Legacy,
@@ -359,6 +530,11 @@ impl ProblemPackage {
             cases,
             root,
             statement: load_statement(dir),
+            interactions: match interactive {
+                true => load_interactions(dir),
+                false => Vec::new(),
+            },
+            warnings,
         })
     }
 
@@ -413,6 +589,8 @@ impl ProblemPackage {
             },
             cases,
             statement: None,
+            interactions: Vec::new(),
+            warnings: Vec::new(),
         })
     }
 

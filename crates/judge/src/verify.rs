@@ -321,6 +321,17 @@ pub async fn verify(
     options: &GradeOptions,
     on_checked: &(dyn Fn(&Checked) + Send + Sync),
 ) -> Result<Verification, Error> {
+    // Verifying is checking a package: what grading only warns of is an error here.
+    if !package.warnings.is_empty() {
+        return Err(Error::Package {
+            path: package.dir.join("problem.yaml"),
+            message: format!(
+                "{} mistake(s):\n  {}",
+                package.warnings.len(),
+                package.warnings.join("\n  ")
+            ),
+        });
+    }
     let (submissions, skipped) = list_submissions(grader, package);
     let mut done: Vec<(PackagedSubmission, GradeReport, f64)> = Vec::new();
     let time_limit = match package.time_limit {

@@ -95,6 +95,43 @@ fn bad_packages_get_errors_naming_the_file() {
 }
 
 #[tokio::test]
+async fn problem_yaml_mistakes_are_warnings_naming_file_key_and_value_and_verify_refuses_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("problem.yaml"),
+        "name: Mistakes\nauthr: Someone\nlimits:\n  time_limit: fast\n  memory: lots\n  tme: 3\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("data/secret")).unwrap();
+    std::fs::write(dir.path().join("data/secret/1.in"), "").unwrap();
+    std::fs::write(dir.path().join("data/secret/1.ans"), "hi\n").unwrap();
+    let package = Arc::new(ProblemPackage::load(dir.path()).unwrap());
+    let warnings = package.warnings.join("\n");
+    for said in [
+        "unknown key `authr` (value `Someone`)",
+        "limits.time_limit: `fast` is not a number of seconds",
+        "limits.memory: `lots` is not a whole number of MiB",
+        "unknown key `limits.tme` (value `3`)",
+    ] {
+        assert!(warnings.contains(said), "{said:?} not in:\n{warnings}");
+    }
+    assert!(warnings.contains("problem.yaml"), "{warnings}");
+    let refused = judge::verify::verify(grader(), &package, &GradeOptions::new(2), &|_| {})
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        refused.contains("4 mistake(s)") && refused.contains("`fast`"),
+        "{refused}"
+    );
+    // The repository's own problems are clean.
+    for id in ["hello", "average", "anagram", "guess"] {
+        assert_eq!(problem(id).warnings, Vec::<String>::new(), "{id}");
+    }
+}
+
+#[tokio::test]
 async fn a_validator_that_does_not_compile_is_the_problems_fault() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();

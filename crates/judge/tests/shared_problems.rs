@@ -23,6 +23,14 @@ fn shared_problems() -> PathBuf {
     dir
 }
 
+#[test]
+fn the_shared_packages_load_without_warnings() {
+    for dir in packages(&shared_problems()) {
+        let package = ProblemPackage::load(&dir).unwrap();
+        assert_eq!(package.warnings, Vec::<String>::new(), "{}", dir.display());
+    }
+}
+
 /// Package directories: those holding a problem.yaml, two or three levels down.
 fn packages(root: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();

@@ -336,6 +336,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain: Duration,
 ) -> std::io::Result<()> {
+    let deriving = AbortOnDrop(tokio::spawn(derive_time_limits(state.clone())));
     let background = state
         .queue
         .as_ref()
@@ -377,7 +378,17 @@ pub async fn serve(
     if let Some(background) = background {
         background.shutdown().await;
     }
+    drop(deriving);
     result
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The page (`web/`, built into `crates/server/web/` and committed), embedded so the one
@@ -417,6 +428,9 @@ fn load_problems(dir: &std::path::Path) -> BTreeMap<String, Arc<judge::ProblemPa
         if dir.join("problem.yaml").is_file() {
             match judge::ProblemPackage::load(&dir) {
                 Ok(package) => {
+                    for warning in &package.warnings {
+                        tracing::warn!(problem = %package.id, "{warning}");
+                    }
                     problems.insert(package.id.clone(), Arc::new(package));
                 }
                 Err(e) => tracing::error!(error = %e, "problem package left out"),
@@ -433,22 +447,31 @@ fn load_problems(dir: &std::path::Path) -> BTreeMap<String, Arc<judge::ProblemPa
     problems
 }
 
-/// The problems the `grade` function knows, with their sample tests.
+/// The problems the `grade` function knows, with their sample tests (an interactive
+/// problem's as interactions: its test input is the judge's secret) and the limits their
+/// runs get, each with its source.
 async fn problems(State(state): State<Arc<AppState>>) -> Response {
     let mut list = Vec::new();
     for package in state.problems.values() {
         let mut samples = Vec::new();
-        for case in package.samples() {
-            let (Ok(input), Ok(answer)) = (case.input.read().await, case.answer.read().await)
-            else {
-                continue;
-            };
-            samples.push(json!({
-                "name": case.name,
-                "input": String::from_utf8_lossy(&input),
-                "answer": String::from_utf8_lossy(&answer),
-            }));
+        if package.interactive {
+            for interaction in &package.interactions {
+                samples.push(json!({ "name": interaction.name, "interaction": interaction.lines }));
+            }
+        } else {
+            for case in package.samples() {
+                let (Ok(input), Ok(answer)) = (case.input.read().await, case.answer.read().await)
+                else {
+                    continue;
+                };
+                samples.push(json!({
+                    "name": case.name,
+                    "input": String::from_utf8_lossy(&input),
+                    "answer": String::from_utf8_lossy(&answer),
+                }));
+            }
         }
+        let limits = state.grader.effective_limits(package);
         list.push(json!({
             "id": package.id,
             "name": package.name,
@@ -457,14 +480,45 @@ async fn problems(State(state): State<Arc<AppState>>) -> Response {
                 (false, true) => "scoring",
                 (false, false) => "pass-fail",
             },
-            "time_limit_s": package.time_limit.map(|t| t.seconds),
-            "memory_mib": package.memory_mib,
+            "time_limit_s": limits.time_limit.map(|t| t.seconds),
+            "memory_mib": limits.memory_mib,
+            "output_mib": limits.output_mib,
+            "limits": {
+                "time": match limits.time_limit {
+                    Some(limit) => json!(limit),
+                    None => json!({ "seconds": null, "source": "deriving" }),
+                },
+                "memory": { "mib": limits.memory_mib, "source": limits.memory_source },
+                "output": { "mib": limits.output_mib, "source": limits.output_source },
+            },
             "tests": package.cases.len(),
             "samples": samples,
             "statement": package.statement,
         }));
     }
     Json(list).into_response()
+}
+
+/// Derives the time limits the problems do not state, in the background lane, so that
+/// `GET /problems` shows them and no grading waits for a derivation.
+async fn derive_time_limits(state: Arc<AppState>) {
+    for package in state.problems.values() {
+        if state.grader.effective_limits(package).time_limit.is_some() {
+            continue;
+        }
+        let options = judge::GradeOptions {
+            slots: state.admission.for_grading(admission::Lane::Background),
+            ..judge::GradeOptions::new(state.config.slots)
+        };
+        match state.grader.time_limit(package, &options).await {
+            Ok(limit) => {
+                tracing::info!(problem = %package.id, seconds = limit.seconds, "time limit derived")
+            }
+            Err(e) => {
+                tracing::warn!(problem = %package.id, error = %e, "cannot derive a time limit")
+            }
+        }
+    }
 }
 
 async fn languages(State(state): State<Arc<AppState>>) -> Response {

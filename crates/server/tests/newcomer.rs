@@ -219,3 +219,67 @@ async fn run_takes_several_files() {
         .await;
     assert_eq!(status, 400, "{report}");
 }
+
+#[tokio::test]
+async fn problems_show_their_effective_limits_with_their_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let package = |id: &str, yaml: &str, accepted: Option<&str>| {
+        let root = dir.path().join(id);
+        std::fs::create_dir_all(root.join("data/secret")).unwrap();
+        std::fs::write(root.join("problem.yaml"), yaml).unwrap();
+        std::fs::write(root.join("data/secret/1.in"), "").unwrap();
+        std::fs::write(root.join("data/secret/1.ans"), "hi\n").unwrap();
+        if let Some(source) = accepted {
+            std::fs::create_dir_all(root.join("submissions/accepted")).unwrap();
+            std::fs::write(root.join("submissions/accepted/hi.py"), source).unwrap();
+        }
+    };
+    package(
+        "stated",
+        "name: Stated\nlimits:\n  time_limit: 3\n  memory: 128\n  output: 2\n",
+        None,
+    );
+    package("silent", "name: Silent\n", None);
+    package("derived", "name: Derived\n", Some("print('hi')\n"));
+    let mut config = config(2, 16);
+    config.problems_dir = Some(dir.path().to_owned());
+    let server = Server::with(config, 71_100, None).await;
+    let limits = |problems: &Value, id: &str| {
+        problems
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .unwrap()["limits"]
+            .clone()
+    };
+    let (_, problems) = server.get("/problems").await;
+    assert_eq!(
+        limits(&problems, "stated"),
+        json!({"time": {"seconds": 3.0, "source": "problem_yaml"},
+               "memory": {"mib": 128, "source": "problem_yaml"},
+               "output": {"mib": 2, "source": "problem_yaml"}})
+    );
+    let silent = limits(&problems, "silent");
+    assert_eq!(silent["time"]["source"], "default");
+    assert_eq!(
+        silent["memory"],
+        json!({"mib": 1024, "source": "default"}),
+        "what grading applies"
+    );
+    // Derived in the background from the accepted submission, shown once known.
+    let start = std::time::Instant::now();
+    loop {
+        let (_, problems) = server.get("/problems").await;
+        let time = limits(&problems, "derived")["time"].clone();
+        match time["source"].as_str() {
+            Some("deriving") => assert!(start.elapsed().as_secs() < 60, "never derived"),
+            _ => {
+                assert_eq!(time["source"], "derived", "{time}");
+                assert_eq!(time["seconds"], 1.0, "{time}");
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -24,7 +24,7 @@ use super::{at_most, is_json, parse_json, read_body};
 use crate::callback::Message;
 use crate::core::{self, Admitted, Checked, GradeRequest, InlineTest, Job, ProblemSource, Report};
 use crate::error::ApiError;
-use crate::AppState;
+use crate::{AbortOnDrop, AppState};
 
 /// Names the report's clients use, mapped to the languages they meant.
 const ALIASES: [(&str, &str); 2] = [("pythontimeout", "python"), ("cc", "c")];
@@ -569,15 +569,6 @@ fn grade_events(state: Arc<AppState>, checked: Checked, function: String) -> Res
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()
-}
-
-/// Aborts a task when the response it feeds is dropped (the client went away).
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// What is deployed, in the shape of the OpenFaaS gateway's `GET /system/functions`.

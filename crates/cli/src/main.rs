@@ -86,6 +86,8 @@ enum Commands {
         serve: ServeArgs,
     },
     /// Grade a submission (a file, or a directory of files) against a problem package.
+    ///
+    /// Exit codes: 0 accepted; 1 any other verdict; 2 a usage error; 3 judgelet's own failure.
     Grade {
         /// The problem package directory (Kattis problem package format).
         #[arg(long, value_name = "DIR")]
@@ -107,6 +109,10 @@ enum Commands {
     },
     /// Grade every submission of packages' submissions/<verdict>/ folders and report where
     /// the verdict differs from the folder's.
+    ///
+    /// Exit codes: 0 every verdict is its folder's; 1 some differ; 2 a usage error; 3 a
+    /// package could not be checked (it does not load, or its problem.yaml has mistakes) or
+    /// judgelet failed.
     Verify {
         /// Problem package directories.
         #[arg(required = true)]

@@ -283,3 +283,34 @@ async fn problems_show_their_effective_limits_with_their_sources() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn a_grade_with_flags_a_problem_would_ignore_is_refused() {
+    let server = Server::start(2, 16, 71_200).await;
+    for extra in [
+        json!({"validator_flags": ["case_sensitive"]}),
+        json!({"time_limit_ms": 5000}),
+    ] {
+        let mut request =
+            json!({"language": "python", "problem": "hello", "source": "print('Hello, World!')"});
+        request
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let (status, error) = server.json("grade", request).await;
+        assert_eq!(status, 400, "{error}");
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.contains("inline \"tests\""), "{message}");
+    }
+    let (status, report) = server
+        .json(
+            "grade",
+            json!({"language": "python", "problem": "hello", "source": "print('Hello, World!')"}),
+        )
+        .await;
+    assert_eq!(
+        (status, report["verdict"].as_str()),
+        (200, Some("accepted")),
+        "{report}"
+    );
+}

@@ -349,7 +349,17 @@ fn grade_request(body: GradeBody, state: &AppState) -> Result<GradeRequest, ApiE
         state.config.max_source_bytes,
     )?;
     let problem = match (body.problem, body.tests) {
-        (Some(id), None) => ProblemSource::Archive(id),
+        (Some(id), None) => {
+            // A problem's validator and limits are its own: a flag given here would be
+            // silently ignored, and a person would believe it applied.
+            if !body.validator_flags.is_empty() || body.time_limit_ms.is_some() {
+                return Err(ApiError::BadRequest(format!(
+                    "\"validator_flags\" and \"time_limit_ms\" are for inline \"tests\": \
+                     problem {id:?} has its own (GET /problems shows its limits)"
+                )));
+            }
+            ProblemSource::Archive(id)
+        }
         (None, Some(tests)) => ProblemSource::Inline {
             tests: tests
                 .into_iter()

@@ -7,7 +7,7 @@ import datetime
 import os
 import sys
 
-from section import emit, figures
+from section import emit, totals
 
 APIS = [
     ("function", "`/function/LANG` (text)"),
@@ -30,12 +30,7 @@ def section(out):
         "|---|---|---|---|---|---|---|---|",
     ]
     def rounds(language, api):
-        runs = [figures(os.path.join(out, f"{language}_{api}_{n}.txt")) for n in (1, 2, 3)]
-        total = {key: sum(r[key] for r in runs) for key in ("failed", "complete")}
-        total["rps"] = total["complete"] / sum(r["complete"] / r["rps"] for r in runs if r["rps"])
-        for key in ("mean", "p50", "p99"):
-            total[key] = sorted(r[key] for r in runs)[1]
-        return total
+        return totals(os.path.join(out, f"{language}_{api}_{n}.txt") for n in (1, 2, 3))
 
     for language in ["python", "c"]:
         base = rounds(language, "function")["rps"]

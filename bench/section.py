@@ -27,6 +27,17 @@ def figures(path):
     }
 
 
+def totals(paths):
+    """Rounds of one measurement as one: requests over the rounds' time, failures summed,
+    latencies of the median round."""
+    runs = [figures(path) for path in paths]
+    total = {key: sum(r[key] for r in runs) for key in ("failed", "complete")}
+    total["rps"] = total["complete"] / sum(r["complete"] / r["rps"] for r in runs if r["rps"])
+    for key in ("mean", "p50", "p99"):
+        total[key] = sorted(r[key] for r in runs)[len(runs) // 2]
+    return total
+
+
 def emit(name, text, argv):
     """Prints the section `name` (already between its markers), or with `--splice FILE`
     puts it in FILE in place of the old one (at the end when there was none)."""

@@ -18,6 +18,8 @@ packages=(
   curl ca-certificates     # the README's examples and the gateway tests' report replay
   chromium                 # the page's end-to-end tests (driven by playwright-core)
   postgresql-15            # the store's PostgreSQL backend: tests start throwaway clusters
+  podman buildah runc      # the image's tests build deploy/Dockerfile and run it in containers
+  mmdebstrap               # ... from base images made here (no image registry is reachable)
 )
 
 missing=()

@@ -24,3 +24,6 @@ diff -r "$scratch" crates/server/web || {
   exit 1
 }
 JUDGELET_BIN=target/debug/judgelet node web/e2e/run.mjs
+
+# The image: built from this checkout, run in real containers as the platforms run it.
+./scripts/image-test.sh

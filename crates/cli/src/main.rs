@@ -648,6 +648,13 @@ fn grade(common: &Common, problem: &Path, path: &Path, flags: GradeFlags) -> Res
     let (grader, mut options) = grader(common, judge::GraderConfig::default())?;
     options.stop_at_first_failure = !all;
     options.reveal_secret = true;
+    // Derivation can take minutes; say what it is doing (once: later runs reuse the limit).
+    options.on_timing = Some(std::sync::Arc::new(|submission| {
+        eprintln!(
+            "judgelet: deriving the time limit (once): timing {}",
+            submission.name
+        )
+    }));
     let package = std::sync::Arc::new(judge::ProblemPackage::load(problem)?);
     for warning in &package.warnings {
         eprintln!("judgelet: warning: {warning}");

@@ -557,3 +557,69 @@ fn a_server_logs_a_line_per_request_without_colour_and_as_json_on_request() {
     assert_eq!(record["fields"]["status"], 200, "{record}");
     assert_eq!(record["span"]["call_id"], "call-42", "{record}");
 }
+
+/// A package without a time limit is derived once: a later `judgelet grade` (a new process)
+/// reads the limit the first one derived, until the package changes.
+#[test]
+fn a_derived_time_limit_is_kept_for_later_processes() {
+    let ws = Workspace::new();
+    let problem = ws.dir.path().join("slowpoke");
+    std::fs::create_dir_all(problem.join("data/secret")).unwrap();
+    std::fs::create_dir_all(problem.join("submissions/accepted")).unwrap();
+    std::fs::write(problem.join("problem.yaml"), "name: Slowpoke\n").unwrap();
+    std::fs::write(problem.join("data/secret/1.in"), "").unwrap();
+    std::fs::write(problem.join("data/secret/1.ans"), "42\n").unwrap();
+    // Three seconds of CPU: whoever times it takes at least that long.
+    std::fs::write(
+        problem.join("submissions/accepted/slow.py"),
+        "import time\nend = time.process_time() + 3\nwhile time.process_time() < end: pass\nprint(42)\n",
+    )
+    .unwrap();
+    let solution = ws.file("fast.py", "print(42)\n");
+    let state = ws.dir.path().join("state");
+    let grade = || {
+        let start = std::time::Instant::now();
+        let output = ws.judgelet(&[
+            "grade",
+            "--state-dir",
+            arg(&state),
+            "--json",
+            "--problem",
+            arg(&problem),
+            arg(&solution),
+        ]);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        (report, text(&output.stderr), start.elapsed())
+    };
+    let (first, stderr, _) = grade();
+    assert!(
+        stderr.contains("timing accepted/slow.py"),
+        "the first derives: {stderr}"
+    );
+    assert_eq!(first["time_limit"]["source"], "derived", "{first}");
+    let limit = &first["time_limit"];
+    let slowest = limit["slowest_accepted_ms"].as_f64().unwrap();
+    assert!(slowest >= 3000.0, "{first}");
+    assert_eq!(
+        limit["seconds"].as_f64().unwrap(),
+        (slowest / 1000.0 * limit["multiplier"].as_f64().unwrap()).ceil(),
+        "{first}"
+    );
+
+    let (second, stderr, took) = grade();
+    assert!(
+        !stderr.contains("timing"),
+        "the second derived again: {stderr}"
+    );
+    assert_eq!(second["time_limit"], first["time_limit"]);
+    assert!(
+        took < std::time::Duration::from_secs(3),
+        "the second took {took:?}: as long as timing the slow submission"
+    );
+
+    // A changed package is another package: derived anew.
+    std::fs::write(problem.join("problem.yaml"), "name: Slowpoke, again\n").unwrap();
+    let (_, stderr, _) = grade();
+    assert!(stderr.contains("timing accepted/slow.py"), "{stderr}");
+}

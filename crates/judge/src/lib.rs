@@ -158,7 +158,12 @@ pub struct GradeOptions {
     pub reveal_secret: bool,
     /// Where each run takes its sandbox slot.
     pub slots: Arc<dyn Slots>,
+    /// What to call as a time limit derivation times each accepted submission.
+    pub on_timing: Option<OnTiming>,
 }
+
+/// Told of each accepted submission a time limit derivation is about to time.
+pub type OnTiming = Arc<dyn Fn(&verify::PackagedSubmission) + Send + Sync>;
 
 impl GradeOptions {
     /// Options for a grader of its own, running up to `parallelism` cases at once.
@@ -170,6 +175,7 @@ impl GradeOptions {
                 semaphore: Arc::new(Semaphore::new(parallelism.max(1))),
                 capacity: parallelism.max(1),
             }),
+            on_timing: None,
         }
     }
 }
@@ -202,6 +208,22 @@ impl Slots for OwnSlots {
             let permit = self.semaphore.clone().acquire_owned().await.ok()?;
             Some(SlotPermit(Box::new(permit)))
         })
+    }
+}
+
+/// Keeps a derived limit, written whole or not at all (a temporary file renamed); a failure
+/// only means the next process derives again.
+fn store_derived(path: &std::path::Path, limit: &TimeLimit) {
+    let write = || -> std::io::Result<()> {
+        let dir = path.parent().unwrap_or(path);
+        std::fs::create_dir_all(dir)?;
+        let mut file = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut file, &serde_json::to_vec(limit)?)?;
+        file.persist(path)?;
+        Ok(())
+    };
+    if let Err(e) = write() {
+        tracing::warn!(path = %path.display(), error = %e, "cannot keep a derived time limit");
     }
 }
 
@@ -255,12 +277,48 @@ impl Grader {
         {
             return Ok(*limit);
         }
-        let limit = verify::derive_time_limit(self, package, options).await?.0;
+        // Another process may have derived it: the cache outlives processes.
+        let stored = self.derived_path(package);
+        let limit = match stored
+            .as_ref()
+            .and_then(|path| std::fs::read(path).ok())
+            .and_then(|bytes| serde_json::from_slice::<TimeLimit>(&bytes).ok())
+        {
+            Some(limit) => limit,
+            None => {
+                let limit = verify::derive_time_limit(self, package, options).await?.0;
+                if let Some(path) = &stored {
+                    store_derived(path, &limit);
+                }
+                limit
+            }
+        };
         self.derived
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(package.dir.clone(), limit);
         Ok(limit)
+    }
+
+    /// Where a derived time limit of `package` is kept: in the compile cache's directory,
+    /// named by what the derivation depends on (the package's files, the toolchains, the
+    /// tier and the derivation's settings), so any change derives anew. `None` when the
+    /// package cannot be read whole.
+    fn derived_path(&self, package: &ProblemPackage) -> Option<PathBuf> {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(package::content_hash(&package.dir).ok()?);
+        for language in self.toolchain.registry().languages() {
+            hash.update(format!("\0{}\0{}", language.id, language.version));
+        }
+        hash.update(format!(
+            "\0{:?}\0{}\0{}",
+            self.toolchain.sandbox().isolation(),
+            self.config.derivation_cap_s,
+            self.config.default_time_limit_s
+        ));
+        let key = hex::encode(hash.finalize());
+        Some(self.toolchain.cache_dir().join("time-limits").join(key))
     }
 
     /// The limits `package`'s runs get, each with where it came from. The time limit is

@@ -284,6 +284,33 @@ fn read_yaml(path: &Path) -> Result<Option<Value>, Error> {
     }
 }
 
+/// A digest of every file of the package directory, names and contents, in name order
+/// (symbolic links followed, as loading follows them).
+pub fn content_hash(dir: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    fn walk(dir: &Path, root: &Path, hash: &mut Sha256) -> std::io::Result<()> {
+        let mut entries: Vec<PathBuf> = fs::read_dir(dir)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()?;
+        entries.sort();
+        for path in entries {
+            let name = path.strip_prefix(root).unwrap_or(&path).to_string_lossy();
+            if path.is_dir() {
+                hash.update(format!("d\0{name}\0"));
+                walk(&path, root, hash)?;
+            } else {
+                let bytes = fs::read(&path)?;
+                hash.update(format!("f\0{name}\0{}\0", bytes.len()));
+                hash.update(&bytes);
+            }
+        }
+        Ok(())
+    }
+    let mut hash = Sha256::new();
+    walk(dir, dir, &mut hash)?;
+    Ok(hex::encode(hash.finalize()))
+}
+
 /// Keys of `problem.yaml` in the legacy, 2023-07 and 2025-09 formats.
 const KEYS: &[&str] = &[
     "problem_format_version",

@@ -234,6 +234,9 @@ pub async fn derive_time_limit(
     let mut graded = Vec::new();
     let mut slowest_ms: f64 = 0.0;
     for submission in submissions.into_iter().filter(|s| s.folder == "accepted") {
+        if let Some(on_timing) = &options.on_timing {
+            on_timing(&submission);
+        }
         let (report, seconds) = grade_timed(grader, package, &submission, options, cap).await?;
         if report.verdict == Verdict::Accepted {
             slowest_ms = slowest_ms.max(report.cpu_time_ms);

@@ -186,6 +186,11 @@ impl Toolchain {
         &self.sandbox
     }
 
+    /// The compile cache's directory; the judge keeps derived time limits there too.
+    pub fn cache_dir(&self) -> &std::path::Path {
+        &self.config.cache_dir
+    }
+
     /// A language by id or alias.
     pub fn language(&self, name: &str) -> Result<&Arc<Language>, Error> {
         self.registry

@@ -182,6 +182,7 @@ pub async fn execute(
                 stop_at_first_failure: grading.stop_at_first_failure,
                 reveal_secret: false,
                 slots: state.admission.for_grading(lane),
+                on_timing: None,
             };
             let report = state
                 .grader

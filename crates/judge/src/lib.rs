@@ -335,7 +335,7 @@ impl Grader {
             let accepted = verify::list_submissions(self, package)
                 .0
                 .iter()
-                .any(|s| s.folder == "accepted");
+                .any(verify::PackagedSubmission::must_pass);
             derived.or((!accepted).then_some(TimeLimit {
                 seconds: self.config.default_time_limit_s,
                 source: TimeLimitSource::Default,

@@ -4,7 +4,9 @@
 //! Folders: `accepted` (AC, full score on a scoring problem), `partially_accepted` (AC with a
 //! score between nothing and full), `wrong_answer`, `time_limit_exceeded`, `run_time_error`
 //! (which also accepts judgelet's `memory_limit_exceeded`: the format has no MLE folder and
-//! files memory exhaustion under RTE). Other folders are not the format's and are skipped.
+//! files memory exhaustion under RTE). Other folders are not the format's and are skipped,
+//! unless a submission carries DOMjudge's `@EXPECTED_RESULTS@:` header, which says what it
+//! must get wherever it is filed.
 //! Submissions in languages this machine does not run are skipped, and said.
 //!
 //! As problemtools does, verification runs with the time limit stretched by the package's
@@ -41,12 +43,20 @@ pub struct PackagedSubmission {
     /// Relative to `submissions/`, e.g. `accepted/hello.py`.
     pub name: String,
     pub folder: String,
+    /// What it must get: its folder, or the results its DOMjudge `@EXPECTED_RESULTS@:`
+    /// header lists (any one of them will do), as [`agrees`] names them.
+    pub expected: Vec<String>,
     pub path: PathBuf,
     pub language: String,
     pub entry: Option<String>,
 }
 
 impl PackagedSubmission {
+    /// Whether it must be accepted: a solution a time limit is derived from.
+    pub fn must_pass(&self) -> bool {
+        self.expected == ["accepted"]
+    }
+
     pub fn read(&self) -> Result<Submission, Error> {
         let mut submission = Submission::read(&self.path).map_err(|e| Error::Package {
             path: self.path.clone(),
@@ -94,8 +104,54 @@ pub fn agrees(folder: &str, report: &GradeReport, at_limit: Verdict) -> bool {
             report.verdict,
             Verdict::RunTimeError | Verdict::MemoryLimitExceeded
         ),
+        // DOMjudge's results that have no folder of the format.
+        "output_limit_exceeded" => report.verdict == Verdict::OutputLimitExceeded,
+        "compile_error" => report.verdict == Verdict::CompileError,
         _ => false,
     }
+}
+
+/// DOMjudge's `@EXPECTED_RESULTS@: CORRECT, TIMELIMIT` header in a submission's source, as
+/// the expectations [`agrees`] checks; `Ok(None)` without one, `Err` naming a result it does
+/// not know.
+fn expected_results(path: &Path) -> Result<Option<Vec<String>>, String> {
+    const MARK: &str = "@EXPECTED_RESULTS@:";
+    let files: Vec<PathBuf> = match path.is_dir() {
+        true => std::fs::read_dir(path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect(),
+        false => vec![path.to_owned()],
+    };
+    let Some(listed) = files.iter().find_map(|file| {
+        let text = std::fs::read(file).ok()?;
+        let text = String::from_utf8_lossy(&text);
+        let at = text.find(MARK)?;
+        let line = text[at + MARK.len()..].lines().next().unwrap_or_default();
+        Some(line.to_owned())
+    }) else {
+        return Ok(None);
+    };
+    listed
+        .split([',', ' ', '\t'])
+        .filter(|result| !result.is_empty())
+        .map(|result| {
+            // DOMjudge normalises case and `_` the same way.
+            let folder = match result.to_ascii_uppercase().replace('_', "-").as_str() {
+                "CORRECT" => "accepted",
+                "WRONG-ANSWER" | "NO-OUTPUT" => "wrong_answer",
+                "TIMELIMIT" => "time_limit_exceeded",
+                "RUN-ERROR" => "run_time_error",
+                "OUTPUT-LIMIT" => "output_limit_exceeded",
+                "COMPILER-ERROR" => "compile_error",
+                _ => return Err(format!("{MARK} lists {result:?}, not a DOMjudge result")),
+            };
+            Ok(folder.to_owned())
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// The package's submissions in languages the toolchain knows, and the ones skipped with why.
@@ -136,13 +192,25 @@ pub fn list_submissions(
                     .map(|n| n.to_string_lossy())
                     .unwrap_or_default()
             );
-            if !FOLDERS.contains(&folder_name.as_str()) {
-                skipped.push((
-                    name,
-                    format!("{folder_name}/ is not a verdict folder of the format"),
-                ));
-                continue;
-            }
+            // A DOMjudge header says what to expect wherever the submission is filed.
+            let expected = match expected_results(&path) {
+                Ok(Some(expected)) => expected,
+                Ok(None) if FOLDERS.contains(&folder_name.as_str()) => vec![folder_name.clone()],
+                Ok(None) => {
+                    skipped.push((
+                        name,
+                        format!(
+                            "{folder_name}/ is not a verdict folder of the format, and it has \
+                             no @EXPECTED_RESULTS@ header"
+                        ),
+                    ));
+                    continue;
+                }
+                Err(why) => {
+                    skipped.push((name, why));
+                    continue;
+                }
+            };
             let (language, entry) = setting_for(&settings, &name);
             let language = match language {
                 Some(language) => registry.get(&language).map(|l| l.id.clone()),
@@ -157,6 +225,7 @@ pub fn list_submissions(
                 Some(language) => found.push(PackagedSubmission {
                     name,
                     folder: folder_name.clone(),
+                    expected,
                     path,
                     language,
                     entry,
@@ -233,7 +302,10 @@ pub async fn derive_time_limit(
     };
     let mut graded = Vec::new();
     let mut slowest_ms: f64 = 0.0;
-    for submission in submissions.into_iter().filter(|s| s.folder == "accepted") {
+    for submission in submissions
+        .into_iter()
+        .filter(PackagedSubmission::must_pass)
+    {
         if let Some(on_timing) = &options.on_timing {
             on_timing(&submission);
         }
@@ -356,11 +428,14 @@ pub async fn verify(
             time_sensitive: at_limit != report.verdict,
             submission: submission.name.clone(),
             language: submission.language.clone(),
-            expected: submission.folder.clone(),
+            expected: submission.expected.join(" or "),
             verdict: report.verdict,
             verdict_at_limit: at_limit,
             score: report.score,
-            agrees: agrees(&submission.folder, report, at_limit),
+            agrees: submission
+                .expected
+                .iter()
+                .any(|expected| agrees(expected, report, at_limit)),
             seconds,
             first_failure: report
                 .tests

@@ -239,3 +239,79 @@ int main(int argc, char **argv) {
         Some("expected 4, read another")
     );
 }
+
+/// DOMjudge files a submission's expected results in its source (`@EXPECTED_RESULTS@:`),
+/// wherever the file is: any one of them agrees, none of them disagrees, an unknown one is
+/// said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domjudge_expected_results_headers_are_what_a_submission_must_get() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(
+        root.join("problem.yaml"),
+        "name: Echo\nlimits:\n  time_limit: 1\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("data/secret")).unwrap();
+    std::fs::write(root.join("data/secret/1.in"), "7\n").unwrap();
+    std::fs::write(root.join("data/secret/1.ans"), "7\n").unwrap();
+    let submission = |name: &str, source: &str| {
+        let path = root.join("submissions").join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, source).unwrap();
+    };
+    // Outside the format's folders, the header alone says what to expect.
+    submission(
+        "mixed/slow_or_wrong.py",
+        "# @EXPECTED_RESULTS@: WRONG-ANSWER, TIMELIMIT\nprint(8)\n",
+    );
+    submission(
+        "mixed/right.py",
+        "# @EXPECTED_RESULTS@: correct\nprint(input())\n",
+    );
+    submission(
+        "mixed/loops.py",
+        "# @EXPECTED_RESULTS@: timelimit,RUN_ERROR\nwhile True: pass\n",
+    );
+    // The header wins over the folder.
+    submission(
+        "accepted/claims_wrong.py",
+        "# @EXPECTED_RESULTS@: WRONG-ANSWER\nprint(input())\n",
+    );
+    submission(
+        "mixed/unknown.py",
+        "# @EXPECTED_RESULTS@: PERFECT\nprint(7)\n",
+    );
+    submission("mixed/no_header.py", "print(7)\n");
+    let package = Arc::new(ProblemPackage::load(root).unwrap());
+    let verification = judge::verify::verify(grader(), &package, &GradeOptions::new(2), &|_| {})
+        .await
+        .unwrap();
+    let checked = |name: &str| {
+        verification
+            .checked
+            .iter()
+            .find(|c| c.submission == name)
+            .unwrap_or_else(|| panic!("{name} not checked: {verification:#?}"))
+    };
+    let wrong = checked("mixed/slow_or_wrong.py");
+    assert!(wrong.agrees, "{wrong:?}");
+    assert_eq!(wrong.expected, "wrong_answer or time_limit_exceeded");
+    assert!(checked("mixed/right.py").agrees);
+    assert!(checked("mixed/loops.py").agrees);
+    let claims = checked("accepted/claims_wrong.py");
+    assert!(
+        !claims.agrees,
+        "accepted, but its header expects WA: {claims:?}"
+    );
+    let skipped = |name: &str| {
+        verification
+            .skipped
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, why)| why.clone())
+            .unwrap_or_else(|| panic!("{name} not skipped: {verification:#?}"))
+    };
+    assert!(skipped("mixed/unknown.py").contains("\"PERFECT\""));
+    assert!(skipped("mixed/no_header.py").contains("@EXPECTED_RESULTS@"));
+}

@@ -110,7 +110,8 @@ enum Commands {
     /// Grade every submission of packages' submissions/<verdict>/ folders and report where
     /// the verdict differs from the folder's.
     ///
-    /// Exit codes: 0 every verdict is its folder's; 1 some differ; 2 a usage error; 3 a
+    /// Exit codes: 0 every verdict is its folder's; 1 some differ, or an input validator
+    /// rejects an input; 2 a usage error; 3 a
     /// package could not be checked (it does not load, or its problem.yaml has mistakes) or
     /// judgelet failed.
     Verify {
@@ -785,12 +786,26 @@ fn verify(common: &Common, problems: &[PathBuf], slowness: f64, json: bool) -> R
             for (name, why) in &verification.skipped {
                 eprintln!("  --  {name:<50} skipped: {why}");
             }
+            for check in verification.invalid_inputs() {
+                eprintln!(
+                    "  XX  {:<50} input {} invalid: {}",
+                    check.validator, check.case, check.message
+                );
+            }
+            if !verification.inputs.is_empty() {
+                eprintln!(
+                    "  inputs: {} checks, {} invalid",
+                    verification.inputs.len(),
+                    verification.invalid_inputs().count()
+                );
+            }
             eprintln!(
                 "  time limit {} s ({:?})",
                 verification.time_limit.seconds, verification.time_limit.source
             );
         }
-        disagreements += verification.disagreements().count();
+        disagreements +=
+            verification.disagreements().count() + verification.invalid_inputs().count();
         results.push(verification);
     }
     if json {

@@ -77,6 +77,8 @@ pub struct TestCase {
     pub sample: bool,
     /// Output validator flags in force for this case: the problem's, then its groups'.
     pub validator_flags: Vec<String>,
+    /// Input validator flags in force for this case (`input_validator_flags`).
+    pub input_validator_flags: Vec<String>,
 }
 
 /// How a group of test cases is judged and scored (`testdata.yaml`), inherited downwards.
@@ -89,6 +91,7 @@ pub struct GroupSettings {
     pub range: Option<(f64, f64)>,
     pub grader_flags: Vec<String>,
     pub validator_flags: Vec<String>,
+    pub input_validator_flags: Vec<String>,
 }
 
 impl Default for GroupSettings {
@@ -100,6 +103,7 @@ impl Default for GroupSettings {
             range: None,
             grader_flags: Vec::new(),
             validator_flags: Vec::new(),
+            input_validator_flags: Vec::new(),
         }
     }
 }
@@ -159,6 +163,9 @@ pub struct ProblemPackage {
     /// Sample interactions of an interactive problem (`data/sample/*.interaction`), to show
     /// a person how the conversation goes.
     pub interactions: Vec<Interaction>,
+    /// Input validators (`input_validators/` or the legacy `input_format_validators/`): each
+    /// a directory of sources or a single source, run by `judgelet verify` on every input.
+    pub input_validators: Vec<PathBuf>,
     /// Mistakes in `problem.yaml` that loading let pass (an unknown key, a limit that is not
     /// a number), each naming the file, the key and the value: a warning when grading, an
     /// error when verifying.
@@ -282,6 +289,20 @@ fn read_yaml(path: &Path) -> Result<Option<Value>, Error> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(error(path, e.to_string())),
     }
+}
+
+fn list_input_validators(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = ["input_validators", "input_format_validators"]
+        .iter()
+        .flat_map(|d| fs::read_dir(dir.join(d)).into_iter().flatten().flatten())
+        .map(|e| e.path())
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    found.sort();
+    found
 }
 
 /// A digest of every file of the package directory, names and contents, in name order
@@ -557,6 +578,7 @@ impl ProblemPackage {
             cases,
             root,
             statement: load_statement(dir),
+            input_validators: list_input_validators(dir),
             interactions: match interactive {
                 true => load_interactions(dir),
                 false => Vec::new(),
@@ -584,6 +606,7 @@ impl ProblemPackage {
                 answer: TestData::Inline(answer.into()),
                 sample: true,
                 validator_flags: validator_flags.clone(),
+                input_validator_flags: Vec::new(),
             })
             .collect();
         crate::validator::Flags::parse(&validator_flags)
@@ -617,6 +640,7 @@ impl ProblemPackage {
             cases,
             statement: None,
             interactions: Vec::new(),
+            input_validators: Vec::new(),
             warnings: Vec::new(),
         })
     }
@@ -720,6 +744,9 @@ fn apply_settings(dir: &Path, parent: &GroupSettings) -> Result<GroupSettings, E
         if yaml.get("grader_flags").is_some() {
             settings.grader_flags = words(yaml.get("grader_flags"));
         }
+        if yaml.get("input_validator_flags").is_some() {
+            settings.input_validator_flags = words(yaml.get("input_validator_flags"));
+        }
         for key in ["output_validator_flags", "output_validator_args"] {
             if yaml.get(key).is_some() {
                 let mut flags = parent.validator_flags.clone();
@@ -782,6 +809,7 @@ fn load_group(
                 input: TestData::File(path),
                 answer: TestData::File(answer),
                 validator_flags: settings.validator_flags.clone(),
+                input_validator_flags: settings.input_validator_flags.clone(),
             });
             items.push(Item::Case(cases.len() - 1));
         }

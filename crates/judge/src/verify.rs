@@ -381,12 +381,151 @@ pub struct Verification {
     pub time_limit: TimeLimit,
     pub checked: Vec<Checked>,
     pub skipped: Vec<(String, String)>,
+    /// Every input validator's verdict on every test input.
+    pub inputs: Vec<InputCheck>,
 }
 
 impl Verification {
     pub fn disagreements(&self) -> impl Iterator<Item = &Checked> {
         self.checked.iter().filter(|c| !c.agrees)
     }
+
+    pub fn invalid_inputs(&self) -> impl Iterator<Item = &InputCheck> {
+        self.inputs.iter().filter(|c| !c.valid)
+    }
+}
+
+/// One input validator on one test input.
+#[derive(Clone, Debug, Serialize)]
+pub struct InputCheck {
+    /// The validator, relative to the package (`input_validators/range.py`).
+    pub validator: String,
+    pub case: String,
+    /// It exited 42.
+    pub valid: bool,
+    /// How it ended and what it said, when it did not accept.
+    pub message: String,
+}
+
+/// Runs every input validator on every test input, as problemtools does: the input on
+/// stdin, the case's `input_validator_flags` as arguments; exit 42 accepts, anything else
+/// rejects. A validator that does not compile is the package's fault.
+/// Also returns the validators not run, with why (checktestdata and viva scripts).
+pub async fn validate_inputs(
+    grader: &Grader,
+    package: &ProblemPackage,
+    options: &GradeOptions,
+) -> Result<(Vec<InputCheck>, Vec<(String, String)>), Error> {
+    let toolchain = grader.toolchain();
+    let mut checks = Vec::new();
+    let mut skipped = Vec::new();
+    for path in &package.input_validators {
+        let name = path
+            .strip_prefix(&package.dir)
+            .unwrap_or(path)
+            .display()
+            .to_string();
+        if path.is_file() && toolchain.registry().for_path(path).is_none() {
+            // Headers beside single-file validators go into their boxes; scripts of
+            // languages judgelet does not run are said.
+            if let Some(tool @ ("ctd" | "viva")) = path.extension().and_then(|e| e.to_str()) {
+                skipped.push((
+                    name,
+                    format!("a {tool} script: judgelet does not run checktestdata or viva"),
+                ));
+            }
+            continue;
+        }
+        let fault = |message: String| Error::Package {
+            path: path.clone(),
+            message,
+        };
+        let submission = input_validator_sources(grader, path).map_err(fault)?;
+        let language = submission
+            .files
+            .iter()
+            .find_map(|(file, _)| toolchain.registry().for_path(Path::new(file)))
+            .ok_or_else(|| fault("no source in a language this machine runs".into()))?
+            .id
+            .clone();
+        let program = match toolchain.prepare(&language, &submission).await? {
+            lang::Prepared::Ready(program) => program,
+            lang::Prepared::CompileError(report) => {
+                return Err(fault(format!(
+                    "the input validator does not compile:\n{}",
+                    report.output
+                )))
+            }
+        };
+        for case in &package.cases {
+            let input = case.input.read().await?;
+            let _slot = options
+                .slots
+                .acquire()
+                .await
+                .ok_or_else(|| fault("the slots closed while validating inputs".into()))?;
+            let run = toolchain
+                .execute(
+                    &program,
+                    input,
+                    &case.input_validator_flags,
+                    grader.config.validator_limits,
+                )
+                .await?;
+            let valid = run.exit_code == Some(42) && run.limit_exceeded.is_none();
+            let said = |bytes: &[u8]| String::from_utf8_lossy(bytes).trim().to_owned();
+            let mut message = match (run.limit_exceeded, run.exit_code, run.signal) {
+                _ if valid => String::new(),
+                (Some(limit), _, _) => format!("{} limit exceeded", limit.as_str()),
+                (None, Some(43), _) => "rejected (exit 43)".to_owned(),
+                (None, Some(code), _) => format!("exit code {code}, neither 42 nor 43"),
+                (None, None, Some(signal)) => format!("killed by signal {signal}"),
+                (None, None, None) => "ended without an exit code".to_owned(),
+            };
+            for text in [said(&run.stdout.bytes), said(&run.stderr.bytes)] {
+                if !valid && !text.is_empty() {
+                    message.push_str(": ");
+                    message.extend(text.chars().take(500));
+                }
+            }
+            checks.push(InputCheck {
+                validator: name.clone(),
+                case: case.name.clone(),
+                valid,
+                message,
+            });
+        }
+    }
+    Ok((checks, skipped))
+}
+
+/// An input validator's sources: a directory's files, or a single source with the files
+/// beside it that are no program of their own (headers such as `testlib.h`).
+fn input_validator_sources(grader: &Grader, path: &Path) -> Result<Submission, String> {
+    if path.is_dir() {
+        return Submission::read(path).map_err(|e| e.to_string());
+    }
+    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let registry = grader.toolchain().registry();
+    let mut files = vec![(
+        name(path).unwrap_or_default(),
+        std::fs::read(path).map_err(|e| e.to_string())?,
+    )];
+    for sibling in std::fs::read_dir(path.parent().unwrap_or(path))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && registry.for_path(p).is_none())
+    {
+        if let (Some(file), Ok(bytes)) = (name(&sibling), std::fs::read(&sibling)) {
+            files.push((file, bytes));
+        }
+    }
+    Ok(Submission {
+        entry: Some(files[0].0.clone()),
+        files,
+    })
 }
 
 /// Grades every submission of the package against its folder's verdict.
@@ -407,7 +546,9 @@ pub async fn verify(
             ),
         });
     }
-    let (submissions, skipped) = list_submissions(grader, package);
+    let (inputs, mut skipped) = validate_inputs(grader, package, options).await?;
+    let (submissions, listed) = list_submissions(grader, package);
+    skipped.extend(listed);
     let mut done: Vec<(PackagedSubmission, GradeReport, f64)> = Vec::new();
     let time_limit = match package.time_limit {
         Some(limit) => limit,
@@ -462,6 +603,7 @@ pub async fn verify(
         time_limit,
         checked,
         skipped,
+        inputs,
     })
 }
 

@@ -315,3 +315,74 @@ async fn domjudge_expected_results_headers_are_what_a_submission_must_get() {
     assert!(skipped("mixed/unknown.py").contains("\"PERFECT\""));
     assert!(skipped("mixed/no_header.py").contains("@EXPECTED_RESULTS@"));
 }
+
+/// `input_validators/`: each validator on every input, with the case's
+/// `input_validator_flags`; 42 accepts, anything else rejects with what it said; one that
+/// does not compile is the package's fault, named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_validators_check_every_input_with_their_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(
+        root.join("problem.yaml"),
+        "name: Range\nlimits:\n  time_limit: 1\n",
+    )
+    .unwrap();
+    for (name, input) in [("1", "7\n"), ("2", "700\n"), ("3", "seven\n")] {
+        std::fs::create_dir_all(root.join("data/secret")).unwrap();
+        std::fs::write(root.join(format!("data/secret/{name}.in")), input).unwrap();
+        std::fs::write(root.join(format!("data/secret/{name}.ans")), input).unwrap();
+    }
+    std::fs::write(
+        root.join("data/secret/testdata.yaml"),
+        "input_validator_flags: max=100\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("input_validators")).unwrap();
+    std::fs::write(
+        root.join("input_validators/range.py"),
+        "import sys\nlimit = int(sys.argv[1].split('=')[1])\ntext = sys.stdin.read()\n\
+         try:\n    n = int(text)\nexcept ValueError:\n    print('not a number:', text.strip()); sys.exit(43)\n\
+         sys.exit(42 if 1 <= n <= limit else 43)\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("input_validators/format.ctd"), "INT(1, 100)\n").unwrap();
+    let package = Arc::new(ProblemPackage::load(root).unwrap());
+    let options = GradeOptions::new(2);
+    let (checks, skipped) = judge::verify::validate_inputs(grader(), &package, &options)
+        .await
+        .unwrap();
+    let verdicts: Vec<(&str, bool)> = checks.iter().map(|c| (c.case.as_str(), c.valid)).collect();
+    assert_eq!(
+        verdicts,
+        [("secret/1", true), ("secret/2", false), ("secret/3", false)],
+        "{checks:#?}"
+    );
+    assert!(checks
+        .iter()
+        .all(|c| c.validator == "input_validators/range.py"));
+    assert!(checks[1].message.contains("exit 43"), "{checks:#?}");
+    assert!(
+        checks[2].message.contains("not a number: seven"),
+        "{checks:#?}"
+    );
+    assert!(
+        skipped
+            .iter()
+            .any(|(name, why)| name == "input_validators/format.ctd"
+                && why.contains("checktestdata")),
+        "{skipped:?}"
+    );
+
+    std::fs::write(root.join("input_validators/broken.c"), "int main( {\n").unwrap();
+    let package = Arc::new(ProblemPackage::load(root).unwrap());
+    let error = judge::verify::validate_inputs(grader(), &package, &options)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("broken.c") && error.contains("does not compile"),
+        "{error}"
+    );
+}

@@ -71,6 +71,7 @@ async fn every_shared_submission_gets_the_verdict_its_folder_expects() {
     let packages = packages(&root);
     assert!(packages.len() >= 8, "found only {packages:?}");
     let mut checked = 0;
+    let mut inputs = 0;
     let mut disagreements = Vec::new();
     for dir in &packages {
         let package = Arc::new(ProblemPackage::load(dir).unwrap());
@@ -87,6 +88,13 @@ async fn every_shared_submission_gets_the_verdict_its_folder_expects() {
         .await
         .unwrap();
         checked += verification.checked.len();
+        inputs += verification.inputs.len();
+        disagreements.extend(verification.invalid_inputs().map(|c| {
+            format!(
+                "{}: {} rejects {}: {}",
+                package.id, c.validator, c.case, c.message
+            )
+        }));
         disagreements.extend(verification.disagreements().map(|c| {
             format!(
                 "{}: {} expected {}, got {}",
@@ -100,5 +108,8 @@ async fn every_shared_submission_gets_the_verdict_its_folder_expects() {
     // 60 C, C++ and Python submissions in verdict folders on 2026-11-29 (slow_accepted/ is
     // not a folder of the format and is skipped, as problemtools does).
     assert!(checked >= 60, "only {checked} submissions checked");
+    // The Python and C++ input validators (checktestdata scripts are skipped, and said), on
+    // every input of their packages: 22 checks on 2026-12-02.
+    assert!(inputs >= 22, "only {inputs} inputs validated");
     assert!(disagreements.is_empty(), "{disagreements:#?}");
 }

@@ -812,6 +812,26 @@ fn verify(common: &Common, problems: &[PathBuf], slowness: f64, json: bool) -> R
         serde_json::to_writer_pretty(std::io::stdout().lock(), &results)?;
         println!();
     } else {
+        // The summary, as problemtools prints one: each submission, what it had to get and
+        // what it got, and its slowest case against the limit.
+        eprintln!(
+            "\n{:<60} {:<24} {:<4} {:<4} {:>9} {:>7}  slowest case",
+            "submission", "expected", "got", "", "cpu ms", "limit"
+        );
+        for verification in &results {
+            for c in &verification.checked {
+                eprintln!(
+                    "{:<60} {:<24} {:<4} {:<4} {:>9.1} {:>6.1}s  {}",
+                    format!("{}/{}", verification.problem, c.submission),
+                    c.expected,
+                    c.verdict.short(),
+                    if c.agrees { "ok" } else { "BAD" },
+                    c.slowest_ms,
+                    verification.time_limit.seconds,
+                    c.slowest_case.as_deref().unwrap_or("-")
+                );
+            }
+        }
         let checked: usize = results.iter().map(|v| v.checked.len()).sum();
         eprintln!(
             "judgelet: {checked} submissions checked, {disagreements} disagree \

@@ -413,6 +413,15 @@ fn grading_works_unprivileged_as_nobody_custom_and_interactive_validators_includ
         text(&out.stdout)
     );
     assert!(report.contains("0 disagree"), "{report}");
+    // The summary: a row per submission with its slowest case against the limit.
+    let table = report.split_once("slowest case").map_or("", |(_, t)| t);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("hello/wrong_answer/no_comma.py"))
+        .unwrap_or_else(|| panic!("no summary row: {report}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[1..4], ["wrong_answer", "WA", "ok"], "{row}");
+    assert_eq!(cells[5], "1.0s", "the limit: {row}");
 }
 
 #[test]

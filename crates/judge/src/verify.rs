@@ -372,6 +372,9 @@ pub struct Checked {
     pub time_sensitive: bool,
     /// The first case that was not accepted, for a quick look at a disagreement.
     pub first_failure: Option<String>,
+    /// The case that took the most CPU time, and that time: how close to the limit it runs.
+    pub slowest_case: Option<String>,
+    pub slowest_ms: f64,
 }
 
 /// A package's verification.
@@ -565,6 +568,10 @@ pub async fn verify(
     let mut checked = Vec::new();
     let mut record = |submission: &PackagedSubmission, report: &GradeReport, seconds: f64| {
         let at_limit = verdict_at(report, time_limit.seconds * 1000.0);
+        let slowest = report
+            .tests
+            .iter()
+            .max_by(|a, b| a.cpu_time_ms.total_cmp(&b.cpu_time_ms));
         let entry = Checked {
             time_sensitive: at_limit != report.verdict,
             submission: submission.name.clone(),
@@ -583,6 +590,8 @@ pub async fn verify(
                 .iter()
                 .find(|t| t.verdict != Verdict::Accepted)
                 .map(|t| format!("{}: {}", t.name, t.verdict.short())),
+            slowest_case: slowest.map(|t| t.name.clone()),
+            slowest_ms: slowest.map_or(0.0, |t| t.cpu_time_ms),
         };
         on_checked(&entry);
         checked.push(entry);

@@ -786,9 +786,12 @@ fn apply_validator(
 }
 
 /// An interactive case: the validator's stdout is the submission's stdin and back. Whoever
-/// ends first decides, as problemtools has it: a validator that rejects first makes a wrong
-/// answer (and the submission is killed); otherwise a submission over its time limit is
-/// TLE, one that failed is RTE (or MLE), and else the validator's verdict stands.
+/// stops talking first decides, as problemtools has it: a validator that rejects first makes a
+/// wrong answer (and the submission is killed); otherwise a submission over its time limit is
+/// TLE, one that failed is RTE (or MLE), and else the validator's verdict stands. A
+/// submission that closed its output first is let run to its own end (within its limits)
+/// even when the validator then rejects: a crash or an overrun after falling silent is its
+/// verdict.
 async fn run_interactive(context: &Context, case: &TestCase) -> Result<TestReport, Error> {
     let Some(validator) = &context.validator else {
         return Err(Error::Package {
@@ -828,10 +831,24 @@ async fn run_interactive(context: &Context, case: &TestCase) -> Result<TestRepor
         },
     );
     tokio::pin!(judging, solving);
+    let mut hangup = hangup;
+    // The order of the hang-ups, once it had to be known before both ended.
+    let mut order = None;
     let (judged, solved) = tokio::select! {
         judged = &mut judging => {
             let judged = judged?;
-            if judged.exit_code == Some(43) {
+            let first = match judged.exit_code {
+                Some(43) => *order.insert((&mut hangup).await.unwrap_or(Hangup::Both)),
+                _ => Hangup::Both,
+            };
+            if matches!(first, Hangup::Second) {
+                // The submission stopped talking first (it closed its output), and the
+                // validator rejected what it had: the submission's own end decides, within
+                // its limits, since a crash or an overrun after it fell silent is what its
+                // author needs to see. If it then exits cleanly, the rejection stands.
+                let solved = solving.await?;
+                (judged, Some(solved))
+            } else if judged.exit_code == Some(43) {
                 // The submission may have ended just before, its report not yet in: give it a
                 // moment, then let the stamps say who ended first. One still running is
                 // killed: the rejection came first.
@@ -851,7 +868,10 @@ async fn run_interactive(context: &Context, case: &TestCase) -> Result<TestRepor
         }
     };
     let shown = case.sample || context.reveal_secret;
-    let hangup = hangup.await.unwrap_or(Hangup::Both);
+    let hangup = match order {
+        Some(order) => order,
+        None => hangup.await.unwrap_or(Hangup::Both),
+    };
     let rejected_first = rejection_came_first(&judged, solved.as_ref(), hangup);
     let mut report = match &solved {
         Some(solved) => base_report(case, solved, solved.status.into()),

@@ -386,3 +386,45 @@ async fn input_validators_check_every_input_with_their_flags() {
         "{error}"
     );
 }
+
+/// A submission that falls silent (closes its output: the validator reads the end and
+/// rejects) and afterwards crashes or overruns gets its own verdict; one that then exits
+/// cleanly keeps the rejection. The other order: a validator that rejects while the
+/// submission still waits for it makes a wrong answer, whatever the submission does next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interactive_submission_that_falls_silent_then_fails_gets_its_own_verdict() {
+    let cases = [
+        // Silent first, then its own end decides.
+        (
+            "import os\nos.close(1)\nwhile True: pass\n",
+            Verdict::TimeLimitExceeded,
+        ),
+        (
+            "import os, time\nos.close(1)\ntime.sleep(0.5)\nraise SystemExit(3)\n",
+            Verdict::RunTimeError,
+        ),
+        (
+            "import os, time\nos.close(1)\ntime.sleep(0.5)\n",
+            Verdict::WrongAnswer,
+        ),
+        // The validator first: it rejects "0", the submission then reads the end and fails.
+        ("print('zero', flush=True)\ninput()\n", Verdict::WrongAnswer),
+    ];
+    for (source, expected) in cases {
+        let submission = Submission {
+            files: vec![("main.py".into(), source.as_bytes().to_vec())],
+            entry: None,
+        };
+        let report = grader()
+            .grade(
+                &problem("guess"),
+                "python",
+                submission,
+                &GradeOptions::new(2),
+                &|_| {},
+            )
+            .await
+            .unwrap();
+        assert_eq!(report.verdict, expected, "{source}\n{report:#?}");
+    }
+}

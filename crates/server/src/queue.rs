@@ -347,13 +347,15 @@ async fn execute(state: &Arc<AppState>, claim: &store::Claim) -> (String, u16) {
         })?;
         let checked = core::check(state, job)?;
         // Marked running once it has its slot, without holding the run up for the write (a
-        // late one changes nothing: it only moves a claimed submission on).
+        // late one changes nothing: it only moves a claimed submission on). The time is
+        // taken now: a write that lands after the run ended must not make it look instant.
         let on_start = {
             let (state, claim) = (state.clone(), claim.clone());
             Box::new(move || {
+                let at = store::now();
                 tokio::spawn(async move {
                     let queue = state.queue.as_ref().expect("with a queue");
-                    if let Err(e) = queue.store.start(&claim).await {
+                    if let Err(e) = queue.store.start(&claim, at).await {
                         tracing::warn!(error = %e, "cannot mark a submission running");
                     }
                 });

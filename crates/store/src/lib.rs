@@ -568,13 +568,14 @@ impl Store {
         Ok(())
     }
 
-    /// Marks a claim's run as begun (it had a slot). `started_at` is then the run's start.
-    pub async fn start(&self, claim: &Claim) -> Result<(), Error> {
+    /// Marks a claim's run as begun at `at` (when it had its slot): `started_at` is the run's
+    /// start, however late this write lands.
+    pub async fn start(&self, claim: &Claim, at: Millis) -> Result<(), Error> {
         sqlx::query(
             "UPDATE submissions SET state = 'running', started_at = $1 \
              WHERE id = $2 AND attempts = $3 AND state = 'claimed'",
         )
-        .bind(now())
+        .bind(at)
         .bind(&claim.id)
         .bind(claim.attempt)
         .execute(&self.relaxed)

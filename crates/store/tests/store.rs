@@ -112,7 +112,7 @@ async fn a_submission_goes_from_queued_to_done(backend: Backend) {
         (stats.pending, stats.running, stats.oldest_queued_at),
         (1, 0, None)
     );
-    store.start(&claim).await.unwrap();
+    store.start(&claim, store::now()).await.unwrap();
     let running = store.get(&accepted.id).await.unwrap().unwrap();
     assert_eq!(running.state, State::Running);
     assert_eq!(claimed.started_at, None, "not started: it waits for a slot");
@@ -216,7 +216,7 @@ async fn cancelling_a_running_submission_voids_its_claim(backend: Backend) {
     let store = backend.open().await;
     let id = store.submit(&job("c", "1"), CAP).await.unwrap().id;
     let claim = store.claim("host/a", LEASE).await.unwrap().unwrap();
-    store.start(&claim).await.unwrap();
+    store.start(&claim, store::now()).await.unwrap();
     assert_eq!(
         store.cancel(&id).await.unwrap(),
         Cancel::Cancelled {
@@ -286,7 +286,7 @@ async fn an_expired_lease_goes_to_another_runner_and_the_result_is_recorded_once
 /// Finishes the next claim with `result`: the callback delivery it hands back, if any.
 async fn finish_next(store: &Store, result: &str, delivery_lease: Duration) -> Option<Delivery> {
     let claim = store.claim("r", LEASE).await.unwrap().unwrap();
-    store.start(&claim).await.unwrap();
+    store.start(&claim, store::now()).await.unwrap();
     match store
         .finish(&claim, result, 200, delivery_lease)
         .await

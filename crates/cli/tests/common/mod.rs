@@ -156,7 +156,12 @@ impl Served {
     /// One request on a raw connection: the status code and the body as JSON (`null` when
     /// it is not JSON).
     pub fn call(&self, head: &str, body: &str) -> (u16, serde_json::Value) {
-        let (status, response) = self.request(head, body);
+        self.call_as(head, "text/plain", body)
+    }
+
+    /// [`Served::call`] with a body of `content_type`.
+    pub fn call_as(&self, head: &str, content_type: &str, body: &str) -> (u16, serde_json::Value) {
+        let (status, response) = self.request_as(head, content_type, body);
         let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
         (
             status,

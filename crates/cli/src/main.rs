@@ -126,9 +126,54 @@ enum Commands {
         #[arg(long)]
         json: bool,
     },
+    /// Add, replace, remove or list the problems of a running server (`judgelet serve`).
+    ///
+    /// Exit codes: 0 done; 1 the server refused (it says why); 2 a usage error; 3 the server
+    /// could not be reached, or judgelet failed.
+    Problems {
+        #[command(subcommand)]
+        action: ProblemsAction,
+        /// The server.
+        #[arg(
+            long,
+            env = "JUDGELET_SERVER",
+            default_value = "http://127.0.0.1:8080",
+            global = true
+        )]
+        server: String,
+        /// One of the server's admin keys, when it has any (without, only this host may
+        /// change its problems).
+        #[arg(
+            long,
+            env = "JUDGELET_ADMIN_KEY",
+            hide_env_values = true,
+            global = true
+        )]
+        admin_key: Option<String>,
+    },
     /// List the languages this machine can run.
     Languages {
         /// One JSON object per language.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProblemsAction {
+    /// Upload a package (a directory, or a zip of one) as a new problem, or a new version of
+    /// one: checked by the server first.
+    Add {
+        /// The package directory, or a zip holding it.
+        package: PathBuf,
+        /// The problem's id [default: the directory's name, or the zip's without .zip].
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Remove an uploaded problem.
+    Remove { id: String },
+    /// List the server's problems.
+    List {
         #[arg(long)]
         json: bool,
     },
@@ -193,6 +238,18 @@ struct ServeArgs {
         hide_env_values = true
     )]
     api_key_list: Option<String>,
+    /// A file of admin keys (as --api-keys has them): who may upload and remove problems
+    /// (`Authorization: Bearer KEY`); without keys, clients on this host only.
+    #[arg(long, value_name = "FILE")]
+    admin_keys: Option<PathBuf>,
+    /// Admin keys, separated by commas, as --admin-keys has them.
+    #[arg(
+        long,
+        env = "JUDGELET_ADMIN_KEYS",
+        value_name = "KEYS",
+        hide_env_values = true
+    )]
+    admin_key_list: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -200,8 +257,8 @@ struct ServeArgs {
 /// Stored submissions (`judgelet serve` only: a single function is stateless).
 #[derive(Args)]
 struct StoreArgs {
-    /// Where the embedded store lives (`judgelet.db`); keep it off tmpfs to keep results
-    /// through a reboot.
+    /// Where the embedded store lives (`judgelet.db`), and uploaded problems (`problems/`);
+    /// keep it off tmpfs to keep them through a reboot.
     #[arg(
         long,
         env = "JUDGELET_DATA_DIR",
@@ -363,6 +420,11 @@ fn dispatch(cli: Cli) -> Result<u8> {
             slowness,
             json,
         } => verify(&cli.common, &problems, slowness, json),
+        Commands::Problems {
+            action,
+            server,
+            admin_key,
+        } => problems(&server, admin_key.as_deref(), action),
         Commands::Serve(args) => serve(&cli.common, &args, None),
         Commands::Function { name, serve: args } => serve(&cli.common, &args, Some(&name)),
     }
@@ -542,15 +604,28 @@ fn serve(common: &Common, args: &ServeArgs, function: Option<&str>) -> Result<u8
         },
         ..defaults
     };
-    let mut keys = args.api_key_list.clone().unwrap_or_default();
-    if let Some(path) = &args.api_keys {
-        let file = std::fs::read_to_string(path)
-            .with_context(|| format!("read the API keys in {}", path.display()))?;
-        keys.push('\n');
-        keys.push_str(&file);
-    }
+    let uploads_dir = match function {
+        Some(_) => None,
+        None => {
+            let dir = args.store.data_dir.join("problems");
+            std::fs::create_dir_all(&dir).with_context(|| {
+                format!("create the uploaded problems' directory {}", dir.display())
+            })?;
+            Some(dir)
+        }
+    };
     let config = server::ServerConfig {
-        api_keys: server::ApiKeys::parse(&keys),
+        api_keys: keys(
+            "API",
+            args.api_key_list.as_deref(),
+            args.api_keys.as_deref(),
+        )?,
+        admin_keys: keys(
+            "admin",
+            args.admin_key_list.as_deref(),
+            args.admin_keys.as_deref(),
+        )?,
+        uploads_dir,
         cors_origins: args.cors_origins.clone(),
         ..config
     };
@@ -588,6 +663,18 @@ fn serve(common: &Common, args: &ServeArgs, function: Option<&str>) -> Result<u8
         anyhow::Ok(())
     })?;
     Ok(0)
+}
+
+/// Keys from a list (commas) and a file (one per line, `#` comments).
+fn keys(what: &str, list: Option<&str>, file: Option<&Path>) -> Result<server::ApiKeys> {
+    let mut keys = list.unwrap_or_default().to_owned();
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("read the {what} keys in {}", path.display()))?;
+        keys.push('\n');
+        keys.push_str(&text);
+    }
+    Ok(server::ApiKeys::parse(&keys))
 }
 
 /// `.lock` in the temp directory while a function serves; removed when it stops.
@@ -840,4 +927,102 @@ fn verify(common: &Common, problems: &[PathBuf], slowness: f64, json: bool) -> R
         );
     }
     Ok(u8::from(disagreements > 0))
+}
+
+/// `judgelet problems`: a client of the server's `/problems`.
+fn problems(server: &str, admin_key: Option<&str>, action: ProblemsAction) -> Result<u8> {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()?;
+    let url = |path: &str| format!("{}{path}", server.trim_end_matches('/'));
+    let authorized = |request: reqwest::blocking::RequestBuilder| match admin_key {
+        Some(key) => request.bearer_auth(key),
+        None => request,
+    };
+    let reached = |e: reqwest::Error| anyhow!("cannot reach the server at {server}: {e}");
+    let (response, id) = match action {
+        ProblemsAction::Add { package, id } => {
+            let stem = package
+                .file_stem()
+                .filter(|_| package.is_file())
+                .or(package.file_name())
+                .map(|n| n.to_string_lossy().into_owned());
+            let id = id
+                .or(stem)
+                .ok_or_else(|| anyhow!("name the problem with --id"))?;
+            let zip = match package.is_dir() {
+                true => judge::archive::pack(&package),
+                false => std::fs::read(&package),
+            }
+            .with_context(|| format!("read the package {}", package.display()))?;
+            let request = client
+                .put(url(&format!("/problems/{id}")))
+                .header("content-type", "application/zip")
+                .body(zip);
+            (authorized(request).send().map_err(reached)?, id)
+        }
+        ProblemsAction::Remove { id } => {
+            let request = client.delete(url(&format!("/problems/{id}")));
+            (authorized(request).send().map_err(reached)?, id)
+        }
+        ProblemsAction::List { json } => {
+            let response = client.get(url("/problems")).send().map_err(reached)?;
+            let list: serde_json::Value = response.json().map_err(reached)?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                writeln!(out, "{list:#}")?;
+                return Ok(0);
+            }
+            for problem in list.as_array().into_iter().flatten() {
+                writeln!(out, "{}", problem_line(problem))?;
+            }
+            return Ok(0);
+        }
+    };
+    let status = response.status();
+    let text = response.text().map_err(reached)?;
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    if !status.is_success() {
+        let message = body["error"]["message"].as_str().unwrap_or(&text);
+        eprintln!("judgelet: the server refused ({status}): {message}");
+        return Ok(1);
+    }
+    match status {
+        reqwest::StatusCode::NO_CONTENT => println!("removed {id}"),
+        _ => {
+            let verb = match status {
+                reqwest::StatusCode::CREATED => "added",
+                _ => "replaced",
+            };
+            println!("{verb} {}", problem_line(&body));
+            for warning in body["warnings"].as_array().into_iter().flatten() {
+                eprintln!("warning: {}", warning.as_str().unwrap_or_default());
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// One problem of `GET /problems` on a line: id, name, type, tests and limits.
+fn problem_line(problem: &serde_json::Value) -> String {
+    let limits = &problem["limits"];
+    let time = match limits["time"]["seconds"].as_f64() {
+        Some(seconds) => format!(
+            "{seconds} s ({})",
+            limits["time"]["source"].as_str().unwrap_or("?")
+        ),
+        None => "time limit being derived".to_owned(),
+    };
+    format!(
+        "{}  {:?}  {}, {} tests, {time}, {} MiB{}",
+        problem["id"].as_str().unwrap_or_default(),
+        problem["name"].as_str().unwrap_or_default(),
+        problem["type"].as_str().unwrap_or_default(),
+        problem["tests"],
+        problem["memory_mib"],
+        match problem["uploaded"].as_bool() {
+            Some(true) => ", uploaded",
+            _ => "",
+        }
+    )
 }

@@ -9,6 +9,7 @@
 //! ([`ProblemPackage::inline`]). The grader makes no system call of its own: programs run
 //! through `lang::Toolchain` and the sandbox.
 
+pub mod archive;
 pub mod package;
 pub mod validator;
 pub mod verdict;
@@ -469,6 +470,17 @@ impl Grader {
             .fold(0.0, f64::max);
         report.memory_kib = report.tests.iter().map(|t| t.memory_kib).max().unwrap_or(0);
         Ok(report)
+    }
+
+    /// Compiles the package's programs (its output validator and its input validators), as
+    /// a check before the package is taken in: the first that does not compile is the
+    /// error.
+    pub async fn compile_validators(&self, package: &ProblemPackage) -> Result<(), Error> {
+        self.prepare_validator(package).await?;
+        for path in &package.input_validators {
+            verify::prepare_input_validator(self, path).await?;
+        }
+        Ok(())
     }
 
     async fn prepare_validator(&self, package: &ProblemPackage) -> Result<Option<Program>, Error> {

@@ -450,7 +450,18 @@ fn check_yaml(yaml: &Value, path: &Path) -> Vec<String> {
 }
 
 impl ProblemPackage {
+    /// The package in `dir`, whose name is its id.
     pub fn load(dir: &Path) -> Result<ProblemPackage, Error> {
+        let id = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        ProblemPackage::load_as(dir, &id)
+    }
+
+    /// The package in `dir`, known as `id` (an uploaded package's directory is named by
+    /// its version).
+    pub fn load_as(dir: &Path, id: &str) -> Result<ProblemPackage, Error> {
         let yaml_path = dir.join("problem.yaml");
         let yaml = read_yaml(&yaml_path)?
             .ok_or_else(|| error(&yaml_path, "missing: a problem package needs problem.yaml"))?;
@@ -475,10 +486,6 @@ impl ProblemPackage {
             Some(other) => scalar(other),
             None => None,
         };
-        let id = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
         let types = words(get("type"));
         let validation = words(get("validation"));
         let interactive = types.iter().any(|t| t == "interactive")
@@ -562,9 +569,9 @@ impl ProblemPackage {
             return Err(error(&data, "no test cases (.in with .ans) under data/"));
         }
         Ok(ProblemPackage {
-            id,
+            id: id.to_owned(),
             dir: dir.to_owned(),
-            name: name.unwrap_or_else(|| dir.display().to_string()),
+            name: name.unwrap_or_else(|| id.to_owned()),
             format,
             scoring,
             interactive,

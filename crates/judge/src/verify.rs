@@ -428,37 +428,17 @@ pub async fn validate_inputs(
             .unwrap_or(path)
             .display()
             .to_string();
-        if path.is_file() && toolchain.registry().for_path(path).is_none() {
-            // Headers beside single-file validators go into their boxes; scripts of
-            // languages judgelet does not run are said.
-            if let Some(tool @ ("ctd" | "viva")) = path.extension().and_then(|e| e.to_str()) {
-                skipped.push((
-                    name,
-                    format!("a {tool} script: judgelet does not run checktestdata or viva"),
-                ));
+        let program = match prepare_input_validator(grader, path).await? {
+            InputValidator::Ready(program) => program,
+            InputValidator::NotRun(why) => {
+                skipped.push((name, why));
+                continue;
             }
-            continue;
-        }
+            InputValidator::NoProgram => continue,
+        };
         let fault = |message: String| Error::Package {
             path: path.clone(),
             message,
-        };
-        let submission = input_validator_sources(grader, path).map_err(fault)?;
-        let language = submission
-            .files
-            .iter()
-            .find_map(|(file, _)| toolchain.registry().for_path(Path::new(file)))
-            .ok_or_else(|| fault("no source in a language this machine runs".into()))?
-            .id
-            .clone();
-        let program = match toolchain.prepare(&language, &submission).await? {
-            lang::Prepared::Ready(program) => program,
-            lang::Prepared::CompileError(report) => {
-                return Err(fault(format!(
-                    "the input validator does not compile:\n{}",
-                    report.output
-                )))
-            }
         };
         for case in &package.cases {
             let input = case.input.read().await?;
@@ -500,6 +480,51 @@ pub async fn validate_inputs(
         }
     }
     Ok((checks, skipped))
+}
+
+/// An entry of `input_validators/`, compiled.
+pub(crate) enum InputValidator {
+    Ready(lang::Program),
+    /// A script of a tool judgelet does not run, with why.
+    NotRun(String),
+    /// No program: a header beside single-file validators, which goes into their boxes.
+    NoProgram,
+}
+
+/// Compiles the input validator at `path` (a directory of sources or a single source). One
+/// that does not compile is the package's fault.
+pub(crate) async fn prepare_input_validator(
+    grader: &Grader,
+    path: &Path,
+) -> Result<InputValidator, Error> {
+    let toolchain = grader.toolchain();
+    if path.is_file() && toolchain.registry().for_path(path).is_none() {
+        return Ok(match path.extension().and_then(|e| e.to_str()) {
+            Some(tool @ ("ctd" | "viva")) => InputValidator::NotRun(format!(
+                "a {tool} script: judgelet does not run checktestdata or viva"
+            )),
+            _ => InputValidator::NoProgram,
+        });
+    }
+    let fault = |message: String| Error::Package {
+        path: path.to_owned(),
+        message,
+    };
+    let submission = input_validator_sources(grader, path).map_err(fault)?;
+    let language = submission
+        .files
+        .iter()
+        .find_map(|(file, _)| toolchain.registry().for_path(Path::new(file)))
+        .ok_or_else(|| fault("no source in a language this machine runs".into()))?
+        .id
+        .clone();
+    match toolchain.prepare(&language, &submission).await? {
+        lang::Prepared::Ready(program) => Ok(InputValidator::Ready(program)),
+        lang::Prepared::CompileError(report) => Err(fault(format!(
+            "the input validator does not compile:\n{}",
+            report.output
+        ))),
+    }
 }
 
 /// An input validator's sources: a directory's files, or a single source with the files

@@ -42,6 +42,12 @@ pub enum ApiError {
     /// 408: the client sent the body more slowly than `read_timeout` allows.
     #[error("the request body did not arrive within {0:?} (read_timeout)")]
     SlowBody(std::time::Duration),
+    /// 401: the request needs a key it did not bring (or brought a wrong one).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: this client may not do that here.
+    #[error("{0}")]
+    Forbidden(String),
     /// 409: the request conflicts with the resource's state (cancelling what is done).
     #[error("{0}")]
     Conflict(String),
@@ -73,6 +79,8 @@ impl ApiError {
             ApiError::SlowBody(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Deadline(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -92,6 +100,8 @@ impl ApiError {
             ApiError::SlowBody(_) => "request_timeout",
             ApiError::Deadline(_) => "deadline_exceeded",
             ApiError::Conflict(_) => "conflict",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::StoreUnavailable(_) => "store_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -154,6 +164,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), Json(self.body())).into_response();
+        if let ApiError::Unauthorized(_) = self {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"judgelet\""),
+            );
+        }
         if let Some(seconds) = self.retry_after() {
             response
                 .headers_mut()

@@ -22,12 +22,12 @@
 mod admission;
 mod api;
 mod callback;
+mod catalogue;
 mod core;
 mod error;
 mod metrics;
 mod queue;
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -58,8 +58,17 @@ pub struct ServerConfig {
     pub queue_timeout: Duration,
     pub max_source_bytes: usize,
     pub max_stdin_bytes: usize,
-    /// Problem packages for the `grade` function, one directory each.
+    /// Problem packages for the `grade` function, one directory each; the server only reads
+    /// them.
     pub problems_dir: Option<std::path::PathBuf>,
+    /// Where problems uploaded with `PUT /problems/<id>` are kept; `None`: no uploads.
+    pub uploads_dir: Option<std::path::PathBuf>,
+    /// The largest zip an upload may send.
+    pub max_upload_bytes: usize,
+    /// How big an uploaded package may be once unpacked.
+    pub archive_limits: judge::archive::ArchiveLimits,
+    /// Keys that may change problems (`Authorization: Bearer`); none: clients on this host.
+    pub admin_keys: ApiKeys,
     /// The longest a request body may take to arrive (of-watchdog's `read_timeout`).
     pub read_timeout: Option<Duration>,
     /// The longest a request may take, waiting for a slot included; its run is killed then
@@ -153,6 +162,10 @@ impl Default for ServerConfig {
             max_source_bytes: 1 << 20,
             max_stdin_bytes: 8 << 20,
             problems_dir: None,
+            uploads_dir: None,
+            max_upload_bytes: 256 << 20,
+            archive_limits: judge::archive::ArchiveLimits::default(),
+            admin_keys: ApiKeys::default(),
             read_timeout: None,
             deadline: None,
             submissions: SubmissionsConfig::default(),
@@ -172,7 +185,7 @@ impl ServerConfig {
 pub struct AppState {
     toolchain: Arc<Toolchain>,
     grader: judge::Grader,
-    problems: BTreeMap<String, Arc<judge::ProblemPackage>>,
+    problems: catalogue::Catalogue,
     admission: Arc<admission::Admission>,
     metrics: Arc<Metrics>,
     functions: api::function::Functions,
@@ -190,11 +203,8 @@ impl AppState {
         store: Option<store::Store>,
     ) -> Arc<AppState> {
         let toolchain = Arc::new(toolchain);
-        let problems = config
-            .problems_dir
-            .as_deref()
-            .map(load_problems)
-            .unwrap_or_default();
+        let problems =
+            catalogue::Catalogue::load(config.problems_dir.as_deref(), config.uploads_dir.clone());
         let metrics = Arc::new(Metrics::new());
         Arc::new(AppState {
             admission: admission::Admission::new(
@@ -220,10 +230,9 @@ impl AppState {
     fn problem(&self, id: &str) -> Result<Arc<judge::ProblemPackage>, ApiError> {
         self.problems
             .get(id)
-            .cloned()
             .ok_or_else(|| ApiError::UnknownProblem {
                 problem: id.to_owned(),
-                known: self.problems.keys().cloned().collect(),
+                known: self.problems.ids(),
             })
     }
 
@@ -244,6 +253,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(api::function::router())
         .merge(api::results::router())
+        .merge(api::problems::router())
         .nest("/judge0", api::judge0::router())
         .merge(api::piston::router())
         .merge(api::jobe::router())
@@ -252,7 +262,6 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/app.css", get(|| async { page("app.css") }))
         .route("/system/functions", get(api::function::system_functions))
         .route("/languages", get(languages))
-        .route("/problems", get(problems))
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics))
         .fallback(|| async {
@@ -343,7 +352,9 @@ pub async fn serve(
         .map(|_| Arc::new(queue::start(state.clone())));
     let stopper = background.clone();
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+    // Peers' addresses, for what only a client on this host may do.
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!(
             drain_s = drain.as_secs_f64(),
@@ -419,104 +430,29 @@ fn page(file: &str) -> Response {
         .into_response()
 }
 
-/// Problem packages under `dir`: every directory with a `problem.yaml`, two levels deep. A
-/// package that does not load is logged, naming the file, and left out.
-fn load_problems(dir: &std::path::Path) -> BTreeMap<String, Arc<judge::ProblemPackage>> {
-    let mut problems = BTreeMap::new();
-    let mut pending = vec![(dir.to_owned(), 0)];
-    while let Some((dir, depth)) = pending.pop() {
-        if dir.join("problem.yaml").is_file() {
-            match judge::ProblemPackage::load(&dir) {
-                Ok(package) => {
-                    for warning in &package.warnings {
-                        tracing::warn!(problem = %package.id, "{warning}");
-                    }
-                    problems.insert(package.id.clone(), Arc::new(package));
-                }
-                Err(e) => tracing::error!(error = %e, "problem package left out"),
-            }
-        } else if depth < 2 {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                if entry.path().is_dir() {
-                    pending.push((entry.path(), depth + 1));
-                }
-            }
-        }
-    }
-    tracing::info!(count = problems.len(), "problems loaded");
-    problems
-}
-
-/// The problems the `grade` function knows, with their sample tests (an interactive
-/// problem's as interactions: its test input is the judge's secret) and the limits their
-/// runs get, each with its source.
-async fn problems(State(state): State<Arc<AppState>>) -> Response {
-    let mut list = Vec::new();
-    for package in state.problems.values() {
-        let mut samples = Vec::new();
-        if package.interactive {
-            for interaction in &package.interactions {
-                samples.push(json!({ "name": interaction.name, "interaction": interaction.lines }));
-            }
-        } else {
-            for case in package.samples() {
-                let (Ok(input), Ok(answer)) = (case.input.read().await, case.answer.read().await)
-                else {
-                    continue;
-                };
-                samples.push(json!({
-                    "name": case.name,
-                    "input": String::from_utf8_lossy(&input),
-                    "answer": String::from_utf8_lossy(&answer),
-                }));
-            }
-        }
-        let limits = state.grader.effective_limits(package);
-        list.push(json!({
-            "id": package.id,
-            "name": package.name,
-            "type": match (package.interactive, package.scoring) {
-                (true, _) => "interactive",
-                (false, true) => "scoring",
-                (false, false) => "pass-fail",
-            },
-            "time_limit_s": limits.time_limit.map(|t| t.seconds),
-            "memory_mib": limits.memory_mib,
-            "output_mib": limits.output_mib,
-            "limits": {
-                "time": match limits.time_limit {
-                    Some(limit) => json!(limit),
-                    None => json!({ "seconds": null, "source": "deriving" }),
-                },
-                "memory": { "mib": limits.memory_mib, "source": limits.memory_source },
-                "output": { "mib": limits.output_mib, "source": limits.output_source },
-            },
-            "tests": package.cases.len(),
-            "samples": samples,
-            "statement": package.statement,
-        }));
-    }
-    Json(list).into_response()
-}
-
 /// Derives the time limits the problems do not state, in the background lane, so that
 /// `GET /problems` shows them and no grading waits for a derivation.
 async fn derive_time_limits(state: Arc<AppState>) {
-    for package in state.problems.values() {
-        if state.grader.effective_limits(package).time_limit.is_some() {
-            continue;
+    for (package, _) in state.problems.all() {
+        derive_time_limit(state.clone(), package).await;
+    }
+}
+
+/// Derives `package`'s time limit, if it states none, in the background lane.
+async fn derive_time_limit(state: Arc<AppState>, package: Arc<judge::ProblemPackage>) {
+    if state.grader.effective_limits(&package).time_limit.is_some() {
+        return;
+    }
+    let options = judge::GradeOptions {
+        slots: state.admission.for_grading(admission::Lane::Background),
+        ..judge::GradeOptions::new(state.config.slots)
+    };
+    match state.grader.time_limit(&package, &options).await {
+        Ok(limit) => {
+            tracing::info!(problem = %package.id, seconds = limit.seconds, "time limit derived")
         }
-        let options = judge::GradeOptions {
-            slots: state.admission.for_grading(admission::Lane::Background),
-            ..judge::GradeOptions::new(state.config.slots)
-        };
-        match state.grader.time_limit(package, &options).await {
-            Ok(limit) => {
-                tracing::info!(problem = %package.id, seconds = limit.seconds, "time limit derived")
-            }
-            Err(e) => {
-                tracing::warn!(problem = %package.id, error = %e, "cannot derive a time limit")
-            }
+        Err(e) => {
+            tracing::warn!(problem = %package.id, error = %e, "cannot derive a time limit")
         }
     }
 }

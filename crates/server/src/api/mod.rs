@@ -3,6 +3,7 @@
 //!
 //! - [`function`]: the OpenFaaS-style functions, `POST /function/<name>` (now) and
 //!   `POST /async-function/<name>` (stored, run later).
+//! - [`problems`]: the problems, `GET /problems`; uploads, `PUT` and `DELETE /problems/<id>`.
 //! - [`results`]: the stored submissions, `GET` and `DELETE /results/<id>`.
 //! - [`judge0`]: Judge0 CE 1.13.1 at `/judge0`.
 //! - [`piston`]: Piston v2 at `/api/v2`.
@@ -12,6 +13,7 @@ pub mod function;
 pub mod jobe;
 pub mod judge0;
 pub mod piston;
+pub mod problems;
 pub mod results;
 
 use std::time::Duration;

@@ -46,6 +46,32 @@ struct Version {
     keep: bool,
 }
 
+impl Version {
+    /// `said` naming files inside the package, not where this server keeps it.
+    fn relative(&self, said: impl std::fmt::Display) -> String {
+        said.to_string()
+            .replace(&format!("{}/", self.dir.display()), "")
+    }
+
+    /// A refusal of the package for `reason`.
+    fn refused(&self, reason: impl std::fmt::Display) -> ApiError {
+        ApiError::BadRequest(format!("the package is refused: {}", self.relative(reason)))
+    }
+}
+
+impl Staged {
+    /// The package refused for `reason` (a check after loading failed).
+    pub fn refused(&self, reason: impl std::fmt::Display) -> ApiError {
+        self.version.refused(reason)
+    }
+
+    /// What loading the package warned of (mistakes in `problem.yaml`).
+    pub fn warnings(&self) -> Vec<String> {
+        let warnings = &self.package.warnings;
+        warnings.iter().map(|w| self.version.relative(w)).collect()
+    }
+}
+
 impl Drop for Version {
     fn drop(&mut self) {
         if !self.keep {
@@ -176,14 +202,7 @@ impl Catalogue {
             refused => ApiError::BadRequest(format!("the archive is refused: {refused}")),
         })?;
         sync_tree(&version.dir).map_err(|e| ApiError::Internal(e.to_string()))?;
-        // Messages name files inside the package, not where this server keeps it.
-        let inside = format!("{}/", version.dir.display());
-        let package = ProblemPackage::load_as(&version.dir, id).map_err(|e| {
-            ApiError::BadRequest(format!(
-                "the package is refused: {}",
-                e.to_string().replace(&inside, "")
-            ))
-        })?;
+        let package = ProblemPackage::load_as(&version.dir, id).map_err(|e| version.refused(e))?;
         Ok(Staged {
             id: id.to_owned(),
             version,

@@ -187,10 +187,10 @@ async fn upload(
             .map_err(|e| match e {
                 judge::Error::Lang(e) => e.into(),
                 judge::Error::Sandbox(e) => ApiError::Internal(e.to_string()),
-                refused => ApiError::BadRequest(format!("the package is refused: {refused}")),
+                refused => staged.refused(refused),
             })?;
     }
-    let warnings = staged.package.warnings.clone();
+    let warnings = staged.warnings();
     let (package, change) = state.problems.install(staged).await?;
     for warning in &warnings {
         tracing::warn!(problem = %package.id, "{warning}");

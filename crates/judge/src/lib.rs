@@ -663,6 +663,79 @@ fn base_report(case: &TestCase, run: &RunReport, verdict: Verdict) -> TestReport
 }
 
 async fn run_batch(context: &Context, case: &TestCase) -> Result<TestReport, Error> {
+    match (context.package.passes, &context.validator) {
+        (Some(passes), Some(validator)) => run_passes(context, case, validator, passes).await,
+        _ => run_once(context, case).await,
+    }
+}
+
+/// A multi-pass case: the submission runs on the case's input, then on each `nextpass.in`
+/// its output validator writes when it accepts a pass, at most `passes` times. Limits apply
+/// to each pass; the report shows the slowest pass and the most memory any pass used. The
+/// validator's feedback directory (its box) persists between passes, as the format has it.
+async fn run_passes(
+    context: &Context,
+    case: &TestCase,
+    validator: &Program,
+    passes: u32,
+) -> Result<TestReport, Error> {
+    let toolchain = &context.toolchain;
+    let shown = case.sample || context.reveal_secret;
+    let boxed = validator_box(context, validator, case)?;
+    let mut input = case.input.read().await?;
+    let (mut slowest_cpu, mut slowest_wall, mut memory) = (0.0f64, 0.0f64, 0);
+    for pass in 1..=passes {
+        let run = toolchain
+            .execute(&context.program, input, &[], context.limits)
+            .await?;
+        slowest_cpu = slowest_cpu.max(run.cpu_time_ms);
+        slowest_wall = slowest_wall.max(run.wall_time_ms);
+        memory = memory.max(run.memory_kib);
+        let mut report = base_report(case, &run, run.status.into());
+        (report.cpu_time_ms, report.wall_time_ms, report.memory_kib) =
+            (slowest_cpu, slowest_wall, memory);
+        if report.verdict != Verdict::Accepted {
+            report.message = Some(format!("in pass {pass}"));
+            return Ok(report);
+        }
+        let mut command =
+            toolchain.command(validator, &validator_args(case), context.validator_limits);
+        command.stdin = run.stdout.bytes;
+        let judged = toolchain.sandbox().run(&boxed, &command).await?;
+        apply_validator(&mut report, &judged, &boxed, shown)?;
+        // No larger than the validator could write.
+        let next = boxed.read_file("nextpass.in", context.validator_limits.file_size_bytes)?;
+        let judge_error = |why: &str| {
+            tracing::error!(case = %case.name, pass, "multi-pass validator: {why}");
+            Verdict::InternalError
+        };
+        match (report.verdict, next) {
+            (Verdict::Accepted, Some(next)) if pass < passes => {
+                boxed.remove_file("nextpass.in")?;
+                input = next;
+            }
+            (Verdict::Accepted, Some(_)) => {
+                report.verdict = judge_error("asked for more passes than validation_passes");
+                return Ok(report);
+            }
+            (Verdict::WrongAnswer, Some(_)) => {
+                report.verdict = judge_error("wrote nextpass.in and rejected");
+                return Ok(report);
+            }
+            (verdict, _) => {
+                if verdict == Verdict::WrongAnswer && passes > 1 {
+                    report
+                        .message
+                        .get_or_insert_with(|| format!("in pass {pass}"));
+                }
+                return Ok(report);
+            }
+        }
+    }
+    unreachable!("the last pass returns")
+}
+
+async fn run_once(context: &Context, case: &TestCase) -> Result<TestReport, Error> {
     let input = case.input.read().await?;
     let toolchain = &context.toolchain;
     let run = toolchain

@@ -144,6 +144,9 @@ pub struct ProblemPackage {
     pub format: Format,
     pub scoring: bool,
     pub interactive: bool,
+    /// At most this many passes per test case when the problem is multi-pass (its output
+    /// validator writes the next pass's input to `nextpass.in`); `None`: one pass.
+    pub passes: Option<u32>,
     /// `None` when the package says nothing: derive it, or use the default.
     pub time_limit: Option<TimeLimit>,
     /// Multiplier from the slowest accepted submission to a derived time limit.
@@ -492,6 +495,8 @@ impl ProblemPackage {
             || validation.iter().any(|v| v == "interactive");
         let scoring =
             types.iter().any(|t| t == "scoring") || validation.iter().any(|v| v == "score");
+        let multi_pass =
+            types.iter().any(|t| t == "multi-pass") || validation.iter().any(|v| v == "multi-pass");
 
         let limits = get("limits");
         let limit = |key: &str| limits.and_then(|l| l.get(key));
@@ -554,6 +559,23 @@ impl ProblemPackage {
             _ => BTreeMap::new(),
         };
 
+        let passes = match multi_pass {
+            false => None,
+            true if interactive => {
+                return Err(error(
+                    &yaml_path,
+                    "interactive multi-pass problems are not supported (multi-pass ones are)",
+                ))
+            }
+            true if !matches!(validator, ValidatorSpec::Custom { testlib: false, .. }) => {
+                return Err(error(
+                    &yaml_path,
+                    "a multi-pass problem needs an output validator that writes nextpass.in \
+                     (output_validator/, not a testlib checker)",
+                ))
+            }
+            true => Some(number(limit("validation_passes")).map_or(2, |n| n.max(1.0) as u32)),
+        };
         let problem_flags = words(get("validator_flags"));
         let mut cases = Vec::new();
         let data = dir.join("data");
@@ -575,6 +597,7 @@ impl ProblemPackage {
             format,
             scoring,
             interactive,
+            passes,
             time_limit,
             ac_to_time_limit,
             tle_margin,
@@ -629,6 +652,7 @@ impl ProblemPackage {
             format: Format::V2025_09,
             scoring: false,
             interactive: false,
+            passes: None,
             time_limit: time_limit_s.map(|seconds| TimeLimit {
                 seconds,
                 source: TimeLimitSource::ProblemYaml,

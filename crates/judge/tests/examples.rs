@@ -5,13 +5,13 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{grader, problem};
+use common::{grade_python, grader, problem, scratch};
 use judge::{GradeOptions, ProblemPackage, Verdict};
 use lang::Submission;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_example_submission_gets_its_folders_verdict() {
-    for id in ["hello", "average", "anagram", "guess"] {
+    for id in ["hello", "average", "anagram", "guess", "relay"] {
         let verification =
             judge::verify::verify(grader(), &problem(id), &GradeOptions::new(2), &|_| {})
                 .await
@@ -126,7 +126,7 @@ async fn problem_yaml_mistakes_are_warnings_naming_file_key_and_value_and_verify
         "{refused}"
     );
     // The repository's own problems are clean.
-    for id in ["hello", "average", "anagram", "guess"] {
+    for id in ["hello", "average", "anagram", "guess", "relay"] {
         assert_eq!(problem(id).warnings, Vec::<String>::new(), "{id}");
     }
 }
@@ -426,5 +426,80 @@ async fn an_interactive_submission_that_falls_silent_then_fails_gets_its_own_ver
             .await
             .unwrap();
         assert_eq!(report.verdict, expected, "{source}\n{report:#?}");
+    }
+}
+
+#[tokio::test]
+async fn a_multi_pass_case_runs_the_submission_again_on_what_its_validator_wrote() {
+    let relay = problem("relay");
+    assert_eq!(relay.passes, Some(2));
+    let report = grade_python(&relay, "print(input().strip()[::-1])\n").await;
+    assert_eq!(report.verdict, Verdict::Accepted, "{report:#?}");
+    // Wrong in the second pass only: the sample's hint says which.
+    let report = grade_python(
+        &relay,
+        "w = input().strip()\nprint(w[::-1] if w < w[::-1] else 'x')\n",
+    )
+    .await;
+    assert_eq!(report.verdict, Verdict::WrongAnswer, "{report:#?}");
+    let sample = &report.tests[0];
+    assert_eq!(
+        sample.hint.as_deref(),
+        Some("pass 2: expected 'abc', got 'x'"),
+        "{sample:#?}"
+    );
+    assert_eq!(sample.message.as_deref(), Some("in pass 2"));
+}
+
+#[tokio::test]
+async fn a_multi_pass_validator_that_overruns_its_passes_or_rejects_with_a_next_pass_is_a_judge_error(
+) {
+    let package = |validator: &str| {
+        scratch(&[
+            ("problem.yaml", "type: multi-pass\nproblem_format_version: 2023-07-draft\nname: Loop\nlimits:\n  time_limit: 1\n  validation_passes: 3\n"),
+            ("data/secret/1.in", "1\n"),
+            ("data/secret/1.ans", "\n"),
+            ("output_validator/v.py", validator),
+        ])
+    };
+    let always_again =
+        "import sys\nopen(sys.argv[3] + '/nextpass.in', 'w').write('1\\n')\nsys.exit(42)\n";
+    let (_dir, looping) = package(always_again);
+    assert_eq!(looping.passes, Some(3));
+    let report = grade_python(&looping, "print(input())\n").await;
+    assert_eq!(report.verdict, Verdict::InternalError, "{report:#?}");
+    let rejecting =
+        "import sys\nopen(sys.argv[3] + '/nextpass.in', 'w').write('1\\n')\nsys.exit(43)\n";
+    let (_dir, rejecting) = package(rejecting);
+    let report = grade_python(&rejecting, "print(input())\n").await;
+    assert_eq!(report.verdict, Verdict::InternalError, "{report:#?}");
+    // The time limit is each pass's: three passes of 0.4 s fit a limit of 1 s.
+    let report = grade_python(&looping, "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.4: pass\nprint(1)\n").await;
+    assert_eq!(
+        report.verdict,
+        Verdict::InternalError,
+        "ran all three passes: {report:#?}"
+    );
+    assert!(report.cpu_time_ms < 1000.0, "{report:#?}");
+}
+
+#[test]
+fn multi_pass_needs_a_validator_that_can_write_the_next_pass() {
+    for (yaml, validator, said) in [
+        ("type: multi-pass\n", false, "needs an output validator"),
+        ("type: [multi-pass, interactive]\n", true, "not supported"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = format!("problem_format_version: 2023-07-draft\n{yaml}");
+        std::fs::write(dir.path().join("problem.yaml"), yaml).unwrap();
+        if validator {
+            std::fs::create_dir_all(dir.path().join("output_validator")).unwrap();
+            std::fs::write(dir.path().join("output_validator/v.py"), "").unwrap();
+        }
+        let error = ProblemPackage::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            error.contains("problem.yaml") && error.contains(said),
+            "{error}"
+        );
     }
 }

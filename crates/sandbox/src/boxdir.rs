@@ -138,6 +138,16 @@ impl SandboxBox {
         Ok((bytes.len() as u64 <= max_bytes).then_some(bytes))
     }
 
+    /// Removes `name` from the box, if it is there (a link is removed, not followed).
+    pub fn remove_file(&self, name: &str) -> Result<()> {
+        match fs::remove_file(self.entry(name)?) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(Error::io("remove a file from a box")(e))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Names of the regular files directly in the box (links and directories left out).
     pub fn list_files(&self) -> Result<Vec<String>> {
         let mut names = Vec::new();

@@ -361,9 +361,11 @@ async fn grade_judges_a_problem_of_the_archive_without_leaking_secret_data() {
     assert_eq!(average["samples"][0]["input"], "3\n1 2 4\n");
     assert_eq!(average["type"], "pass-fail");
     let ids: Vec<&str> = problems.iter().map(|p| p["id"].as_str().unwrap()).collect();
-    for id in ["hello", "average", "anagram", "guess"] {
+    for id in ["hello", "average", "anagram", "guess", "relay"] {
         assert!(ids.contains(&id), "{ids:?}");
     }
+    let relay = problems.iter().find(|p| p["id"] == "relay").unwrap();
+    assert_eq!(relay["type"], "multi-pass");
 
     let (status, report) = server
         .json(

@@ -43,3 +43,34 @@ pub fn problem(id: &str) -> Arc<ProblemPackage> {
         .join(id);
     Arc::new(ProblemPackage::load(&dir).unwrap())
 }
+
+/// A package of `files` (path and contents) in a directory of its own, loaded; the directory
+/// lives as long as the returned guard.
+#[allow(dead_code)]
+pub fn scratch(files: &[(&str, &str)]) -> (tempfile::TempDir, Arc<ProblemPackage>) {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, contents) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+    let package = ProblemPackage::load(dir.path()).unwrap();
+    (dir, Arc::new(package))
+}
+
+/// `source` in Python graded against `package`, every case run.
+#[allow(dead_code)]
+pub async fn grade_python(package: &Arc<ProblemPackage>, source: &str) -> judge::GradeReport {
+    let submission = lang::Submission {
+        files: vec![("main.py".into(), source.as_bytes().to_vec())],
+        entry: None,
+    };
+    let options = judge::GradeOptions {
+        stop_at_first_failure: false,
+        ..judge::GradeOptions::new(2)
+    };
+    grader()
+        .grade(package, "python", submission, &options, &|_| {})
+        .await
+        .unwrap()
+}

@@ -74,10 +74,11 @@ async fn describe(state: &AppState, package: &judge::ProblemPackage, uploaded: b
     json!({
         "id": package.id,
         "name": package.name,
-        "type": match (package.interactive, package.scoring) {
-            (true, _) => "interactive",
-            (false, true) => "scoring",
-            (false, false) => "pass-fail",
+        "type": match (package.interactive, package.passes, package.scoring) {
+            (true, _, _) => "interactive",
+            (false, Some(_), _) => "multi-pass",
+            (false, None, true) => "scoring",
+            (false, None, false) => "pass-fail",
         },
         "uploaded": uploaded,
         "time_limit_s": limits.time_limit.map(|t| t.seconds),

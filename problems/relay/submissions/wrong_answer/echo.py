@@ -1,0 +1,2 @@
+# Prints the word unchanged: wrong in the first pass.
+print(input().strip())

@@ -865,6 +865,9 @@ fn verify(common: &Common, problems: &[PathBuf], slowness: f64, json: bool) -> R
                     c.verdict_at_limit.short(),
                     c.seconds
                 );
+                if let (false, Some(unmet)) = (c.agrees, &c.unmet) {
+                    eprintln!("      {unmet}");
+                }
             }
         };
         let verification =

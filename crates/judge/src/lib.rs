@@ -10,6 +10,7 @@
 //! through `lang::Toolchain` and the sandbox.
 
 pub mod archive;
+pub mod expectations;
 pub mod package;
 pub mod validator;
 pub mod verdict;

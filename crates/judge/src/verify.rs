@@ -6,7 +6,8 @@
 //! (which also accepts judgelet's `memory_limit_exceeded`: the format has no MLE folder and
 //! files memory exhaustion under RTE). Other folders are not the format's and are skipped,
 //! unless a submission carries DOMjudge's `@EXPECTED_RESULTS@:` header, which says what it
-//! must get wherever it is filed.
+//! must get wherever it is filed, or `submissions.yaml` gives it rules case by case
+//! ([`crate::expectations`]), which then decide.
 //! Submissions in languages this machine does not run are skipped, and said.
 //!
 //! As problemtools does, verification runs with the time limit stretched by the package's
@@ -23,8 +24,8 @@ use std::time::Instant;
 
 use lang::Submission;
 use serde::Serialize;
-use serde_norway::Value;
 
+use crate::expectations::{Rule, SubmissionsFile};
 use crate::package::{ProblemPackage, TimeLimit, TimeLimitSource};
 use crate::verdict::Verdict;
 use crate::{Error, GradeOptions, GradeReport, Grader};
@@ -46,6 +47,9 @@ pub struct PackagedSubmission {
     /// What it must get: its folder, or the results its DOMjudge `@EXPECTED_RESULTS@:`
     /// header lists (any one of them will do), as [`agrees`] names them.
     pub expected: Vec<String>,
+    /// What `submissions.yaml` requires of it, case by case, when it says anything of it:
+    /// then these decide, every one of them, instead of `expected`.
+    pub rules: Vec<Rule>,
     pub path: PathBuf,
     pub language: String,
     pub entry: Option<String>,
@@ -54,7 +58,40 @@ pub struct PackagedSubmission {
 impl PackagedSubmission {
     /// Whether it must be accepted: a solution a time limit is derived from.
     pub fn must_pass(&self) -> bool {
-        self.expected == ["accepted"]
+        match self.rules.is_empty() {
+            true => self.expected == ["accepted"],
+            false => self.rules.iter().any(Rule::all_accepted),
+        }
+    }
+
+    /// What it must get, in words.
+    pub fn expectation(&self) -> String {
+        match self.rules.is_empty() {
+            true => self.expected.join(" or "),
+            false => {
+                let rules: Vec<String> = self.rules.iter().map(Rule::describe).collect();
+                rules.join("; ")
+            }
+        }
+    }
+
+    /// Whether `report` (run with the stretched limit; `at_limit` its verdict at the limit
+    /// of `limit_ms` itself) is what it must get; `Err` says what is not.
+    pub fn check(
+        &self,
+        report: &GradeReport,
+        at_limit: Verdict,
+        limit_ms: f64,
+    ) -> Result<(), String> {
+        if self.rules.is_empty() {
+            return match self.expected.iter().any(|e| agrees(e, report, at_limit)) {
+                true => Ok(()),
+                false => Err(format!("expected {}", self.expectation())),
+            };
+        }
+        self.rules
+            .iter()
+            .try_for_each(|rule| rule.check(report, limit_ms))
     }
 
     pub fn read(&self) -> Result<Submission, Error> {
@@ -160,7 +197,8 @@ pub fn list_submissions(
     package: &ProblemPackage,
 ) -> (Vec<PackagedSubmission>, Vec<(String, String)>) {
     let root = package.dir.join("submissions");
-    let settings = submission_settings(&root);
+    // A file that does not read is verify's error; listing goes on without it.
+    let settings = SubmissionsFile::load(&root).unwrap_or_default();
     let registry = grader.toolchain().registry();
     let mut found = Vec::new();
     let mut skipped = Vec::new();
@@ -192,16 +230,19 @@ pub fn list_submissions(
                     .map(|n| n.to_string_lossy())
                     .unwrap_or_default()
             );
+            let rules = settings.rules(&name, &folder_name);
             // A DOMjudge header says what to expect wherever the submission is filed.
             let expected = match expected_results(&path) {
                 Ok(Some(expected)) => expected,
                 Ok(None) if FOLDERS.contains(&folder_name.as_str()) => vec![folder_name.clone()],
+                Ok(None) if !rules.is_empty() => Vec::new(),
                 Ok(None) => {
                     skipped.push((
                         name,
                         format!(
-                            "{folder_name}/ is not a verdict folder of the format, and it has \
-                             no @EXPECTED_RESULTS@ header"
+                            "{folder_name}/ is not a verdict folder of the format, and neither \
+                             an @EXPECTED_RESULTS@ header nor submissions.yaml says what it \
+                             must get"
                         ),
                     ));
                     continue;
@@ -211,7 +252,7 @@ pub fn list_submissions(
                     continue;
                 }
             };
-            let (language, entry) = setting_for(&settings, &name);
+            let (language, entry) = settings.settings(&name);
             let language = match language {
                 Some(language) => registry.get(&language).map(|l| l.id.clone()),
                 None if path.is_dir() => std::fs::read_dir(&path)
@@ -226,6 +267,7 @@ pub fn list_submissions(
                     name,
                     folder: folder_name.clone(),
                     expected,
+                    rules,
                     path,
                     language,
                     entry,
@@ -235,56 +277,6 @@ pub fn list_submissions(
         }
     }
     (found, skipped)
-}
-
-/// `submissions/submissions.yaml` (2025-09): language and entry point by path pattern.
-fn submission_settings(root: &Path) -> Vec<(String, Option<String>, Option<String>)> {
-    let Ok(text) = std::fs::read_to_string(root.join("submissions.yaml")) else {
-        return Vec::new();
-    };
-    let Ok(Value::Mapping(map)) = serde_norway::from_str::<Value>(&text) else {
-        return Vec::new();
-    };
-    map.iter()
-        .filter_map(|(pattern, value)| {
-            let field = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_owned);
-            Some((
-                pattern.as_str()?.to_owned(),
-                field("language"),
-                field("entrypoint"),
-            ))
-        })
-        .collect()
-}
-
-fn setting_for(
-    settings: &[(String, Option<String>, Option<String>)],
-    name: &str,
-) -> (Option<String>, Option<String>) {
-    let mut language = None;
-    let mut entry = None;
-    for (pattern, lang, ep) in settings {
-        if glob(pattern, name) {
-            language = language.or_else(|| lang.clone());
-            entry = entry.or_else(|| ep.clone());
-        }
-    }
-    (language, entry)
-}
-
-/// `*` matches within one path component.
-fn glob(pattern: &str, name: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == name,
-        Some((prefix, rest)) => {
-            let Some(tail) = name.strip_prefix(prefix) else {
-                return false;
-            };
-            (0..=tail.len())
-                .take_while(|&i| !tail[..i].contains('/'))
-                .any(|i| tail.is_char_boundary(i) && glob(rest, &tail[i..]))
-        }
-    }
 }
 
 /// Derives a time limit the way problemtools does: the slowest accepted submission's slowest
@@ -372,6 +364,8 @@ pub struct Checked {
     pub time_sensitive: bool,
     /// The first case that was not accepted, for a quick look at a disagreement.
     pub first_failure: Option<String>,
+    /// What it does not meet of what it must get.
+    pub unmet: Option<String>,
     /// The case that took the most CPU time, and that time: how close to the limit it runs.
     pub slowest_case: Option<String>,
     pub slowest_ms: f64,
@@ -574,6 +568,10 @@ pub async fn verify(
             ),
         });
     }
+    SubmissionsFile::load(&package.dir.join("submissions")).map_err(|message| Error::Package {
+        path: package.dir.join("submissions"),
+        message,
+    })?;
     let (inputs, mut skipped) = validate_inputs(grader, package, options).await?;
     let (submissions, listed) = list_submissions(grader, package);
     skipped.extend(listed);
@@ -592,7 +590,9 @@ pub async fn verify(
     };
     let mut checked = Vec::new();
     let mut record = |submission: &PackagedSubmission, report: &GradeReport, seconds: f64| {
-        let at_limit = verdict_at(report, time_limit.seconds * 1000.0);
+        let limit_ms = time_limit.seconds * 1000.0;
+        let at_limit = verdict_at(report, limit_ms);
+        let unmet = submission.check(report, at_limit, limit_ms).err();
         let slowest = report
             .tests
             .iter()
@@ -601,14 +601,11 @@ pub async fn verify(
             time_sensitive: at_limit != report.verdict,
             submission: submission.name.clone(),
             language: submission.language.clone(),
-            expected: submission.expected.join(" or "),
+            expected: submission.expectation(),
             verdict: report.verdict,
             verdict_at_limit: at_limit,
             score: report.score,
-            agrees: submission
-                .expected
-                .iter()
-                .any(|expected| agrees(expected, report, at_limit)),
+            agrees: unmet.is_none(),
             seconds,
             first_failure: report
                 .tests
@@ -617,6 +614,7 @@ pub async fn verify(
                 .map(|t| format!("{}: {}", t.name, t.verdict.short())),
             slowest_case: slowest.map(|t| t.name.clone()),
             slowest_ms: slowest.map_or(0.0, |t| t.cpu_time_ms),
+            unmet,
         };
         on_checked(&entry);
         checked.push(entry);
@@ -628,8 +626,13 @@ pub async fn verify(
         .iter()
         .filter(|s| !done.iter().any(|(d, _, _)| d.name == s.name))
     {
+        // Expectations case by case need every case's verdict.
+        let options = GradeOptions {
+            stop_at_first_failure: options.stop_at_first_failure && submission.rules.is_empty(),
+            ..options.clone()
+        };
         let (report, seconds) =
-            grade_timed(grader, package, submission, options, stretched).await?;
+            grade_timed(grader, package, submission, &options, stretched).await?;
         record(submission, &report, seconds);
     }
     Ok(Verification {
@@ -639,21 +642,4 @@ pub async fn verify(
         skipped,
         inputs,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob;
-
-    #[test]
-    fn globs_match_within_a_component() {
-        assert!(glob("accepted/*.py", "accepted/a.py"));
-        assert!(!glob("accepted/*.py", "accepted/a.cc"));
-        assert!(glob("time_limit_exceeded/*", "time_limit_exceeded/tle.py"));
-        assert!(!glob("accepted/*", "wrong_answer/x.py"));
-        assert!(glob(
-            "run_time_error/not_defined",
-            "run_time_error/not_defined"
-        ));
-    }
 }

@@ -503,3 +503,61 @@ fn multi_pass_needs_a_validator_that_can_write_the_next_pass() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submissions_yaml_says_what_each_submission_must_get_case_by_case() {
+    let spin = "import time\nn = int(input())\nwhile n >= 3: pass\nprint(n)\n";
+    let (_dir, package) = scratch(&[
+        ("problem.yaml", "problem_format_version: 2023-07-draft\nname: Echo\nlimits:\n  time_limit: 1\n"),
+        ("data/sample/1.in", "1\n"),
+        ("data/sample/1.ans", "1\n"),
+        ("data/secret/1-easy.in", "2\n"),
+        ("data/secret/1-easy.ans", "2\n"),
+        ("data/secret/2-hard.in", "3\n"),
+        ("data/secret/2-hard.ans", "3\n"),
+        ("submissions/accepted/right.py", "print(input())\n"),
+        ("submissions/time_limit_exceeded/easy_only.py", spin),
+        ("submissions/wrong_answer/hard_wrong.py", "n = int(input())\nprint(n if n < 3 else 0)\n"),
+        ("submissions/rejected/claims.py", "print(input())\n"),
+        ("submissions/slow/maybe.py", "print(input())\n"),
+        (
+            "submissions/submissions.yaml",
+            "time_limit_exceeded/easy_only.py:\n  sample:\n    permitted: [AC]\n  secret/*-easy:\n    permitted: [AC]\n  secret/*-hard:\n    required: [TLE]\n\
+             wrong_answer/{hard_wrong,other}.py:\n  secret/*-easy:\n    permitted: [AC]\n\
+             rejected:\n  language: python\n\
+             rejected/claims.py:\n  permitted: [AC, WA]\n\
+             slow/maybe.py:\n  permitted: [AC, TLE]\n",
+        ),
+    ]);
+    let verification = judge::verify::verify(grader(), &package, &GradeOptions::new(2), &|_| {})
+        .await
+        .unwrap();
+    let by_name = |name: &str| {
+        verification
+            .checked
+            .iter()
+            .find(|c| c.submission == name)
+            .unwrap_or_else(|| panic!("{name}: {verification:#?}"))
+    };
+    for name in [
+        "accepted/right.py",
+        "time_limit_exceeded/easy_only.py",
+        "wrong_answer/hard_wrong.py",
+        "slow/maybe.py",
+    ] {
+        assert!(by_name(name).agrees, "{:#?}", by_name(name));
+    }
+    let tle = by_name("time_limit_exceeded/easy_only.py");
+    assert_eq!(
+        tle.expected,
+        "permitted AC,TLE required TLE; sample: permitted AC; secret/*-easy: permitted AC; secret/*-hard: required TLE"
+    );
+    // Every case ran, though the first failure would have stopped grading.
+    let claims = by_name("rejected/claims.py");
+    assert!(!claims.agrees);
+    assert_eq!(
+        claims.unmet.as_deref(),
+        Some("no case got what is required (required RTE,TLE,WA)")
+    );
+    assert_eq!(verification.disagreements().count(), 1);
+}

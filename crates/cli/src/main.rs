@@ -65,6 +65,10 @@ struct Common {
     /// /proc/self/cgroup].
     #[arg(long, global = true, env = "JUDGELET_CGROUP_ROOT", value_name = "DIR")]
     cgroup_root: Option<PathBuf>,
+    /// Do not pin runs to CPUs. By default each run is pinned to the CPU fewest runs use, so
+    /// that while runs are no more than CPUs each has its own.
+    #[arg(long, global = true, env = "JUDGELET_NO_PIN_CPUS")]
+    no_pin_cpus: bool,
 }
 
 #[derive(Subcommand)]
@@ -468,6 +472,7 @@ fn toolchain(common: &Common) -> Result<Toolchain> {
         uid_count: common.uid_count,
         isolation: common.isolation,
         cgroup_root: common.cgroup_root.clone(),
+        pin_cpus: !common.no_pin_cpus,
         ..SandboxConfig::default()
     })?;
     let config = ToolchainConfig {

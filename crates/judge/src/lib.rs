@@ -1025,6 +1025,8 @@ mod tests {
             limits: Limits::RUN_DEFAULTS,
             ended_at: Duration::from_millis(at_ms),
             isolation: sandbox::Isolation::Namespaces,
+            cpu: None,
+            cpu_shared: false,
         }
     }
 

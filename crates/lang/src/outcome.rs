@@ -150,6 +150,8 @@ impl RunOutcome {
             limits: self.limits,
             clamped: self.clamped.clone(),
             isolation: self.isolation,
+            cpu: run.and_then(|r| r.cpu),
+            cpu_shared: run.is_some_and(|r| r.cpu_shared),
         }
     }
 }
@@ -190,6 +192,12 @@ pub struct RunResponse {
     pub clamped: Vec<Clamp>,
     /// How the run was isolated: `namespaces` or `unprivileged`.
     pub isolation: Isolation,
+    /// The CPU the run was pinned to (`null` when runs are not pinned).
+    #[serde(default)]
+    pub cpu: Option<u32>,
+    /// More runs at once than CPUs: this one shared its CPU with another.
+    #[serde(default)]
+    pub cpu_shared: bool,
 }
 
 #[derive(Default)]

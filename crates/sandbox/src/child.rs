@@ -77,6 +77,8 @@ pub(crate) struct ChildPlan {
     pub uid: u32,
     pub gid: u32,
     pub rlimits: Vec<(c_int, u64)>,
+    /// The one CPU the program may run on, when runs are pinned.
+    pub cpus: Option<libc::cpu_set_t>,
     /// Compiled seccomp programs; `filter_progs` points into them.
     pub filters: Vec<seccompiler::BpfProgram>,
     filter_progs: Vec<libc::sock_fprog>,
@@ -106,6 +108,7 @@ impl ChildPlan {
         root: CString,
         (uid, gid): (u32, u32),
         rlimits: Vec<(c_int, u64)>,
+        cpus: Option<libc::cpu_set_t>,
         filters: Vec<seccompiler::BpfProgram>,
         cwd: CString,
         program: CString,
@@ -139,6 +142,7 @@ impl ChildPlan {
             uid,
             gid,
             rlimits,
+            cpus,
             filters,
             filter_progs: Vec::new(),
             cwd,
@@ -619,6 +623,18 @@ extern "C" fn program_main(arg: *mut c_void) -> c_int {
                 rlim_max: value,
             };
             if libc::setrlimit(resource as _, &limit) != 0 {
+                return program_fail(plan, Stage::Rlimits);
+            }
+        }
+        // Before seccomp, which then keeps the program from widening it.
+        if let Some(cpus) = &plan.cpus {
+            if libc::syscall(
+                libc::SYS_sched_setaffinity,
+                0,
+                std::mem::size_of::<libc::cpu_set_t>(),
+                cpus as *const libc::cpu_set_t,
+            ) != 0
+            {
                 return program_fail(plan, Stage::Rlimits);
             }
         }

@@ -30,6 +30,7 @@
 mod boxdir;
 mod cgroup;
 mod child;
+mod cpus;
 mod error;
 mod limits;
 mod mounts;
@@ -114,6 +115,8 @@ pub struct SandboxConfig {
     /// Host paths shown read-only to every program, besides `/usr` and the root links.
     pub readonly: Vec<PathBuf>,
     pub isolation: Isolation,
+    /// Pin each run to a CPU of its own (see `cpus`); shared when runs outnumber CPUs.
+    pub pin_cpus: bool,
 }
 
 /// The default state directory: on the tmpfs, one per user (`/dev/shm/judgelet-UID`), so
@@ -133,6 +136,7 @@ impl Default for SandboxConfig {
             cgroup_root: None,
             readonly: Vec::new(),
             isolation: Isolation::Namespaces,
+            pin_cpus: true,
         }
     }
 }
@@ -218,6 +222,8 @@ struct Inner {
     next_box: AtomicU64,
     /// CPUs the host has: how fast a tree can burn its CPU limit.
     cpus: u64,
+    /// The CPUs runs are pinned to; `None` when they are not.
+    cpu_pool: Option<cpus::CpuPool>,
 }
 
 static INSTANCES: AtomicU64 = AtomicU64::new(0);
@@ -291,6 +297,12 @@ impl Sandbox {
             .map_err(|e| Error::Unavailable(format!("cannot lock box uids: {e}")))?,
             next_box: AtomicU64::new(0),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
+            cpu_pool: match config.pin_cpus {
+                true => Some(cpus::CpuPool::of_this_process().map_err(|e| {
+                    Error::Unavailable(format!("cannot read the CPUs this process may use: {e}"))
+                })?),
+                false => None,
+            },
             instance_dir,
             boxes_dir,
         };

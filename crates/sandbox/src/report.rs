@@ -99,4 +99,9 @@ pub struct RunReport {
     pub ended_at: std::time::Duration,
     /// The isolation tier the run had.
     pub isolation: crate::Isolation,
+    /// The CPU the run was pinned to, when runs are pinned.
+    pub cpu: Option<u32>,
+    /// Another run was pinned to the same CPU when this one started: more runs at once than
+    /// CPUs, so they shared.
+    pub cpu_shared: bool,
 }

@@ -73,6 +73,8 @@ pub(crate) async fn run(
         Some(tmp_dir) => unprivileged::translate(value, boxed.path(), tmp_dir),
         None => value.to_owned(),
     };
+    // Held until the run is over, however it ends.
+    let cpu = inner.cpu_pool.as_ref().map(|pool| pool.acquire());
     let request = SpawnRequest {
         box_dir: boxed.path().to_owned(),
         tmp_dir: boxed.tmp_dir().map(Path::to_owned),
@@ -81,6 +83,7 @@ pub(crate) async fn run(
         memory_kib: limits.memory_kib,
         readonly: command.readonly.clone(),
         rlimits: rlimits(&limits, uid),
+        cpu: cpu.as_ref().map(|lease| lease.cpu()),
         program: path(&command.program.to_string_lossy()).into(),
         args: command.args.iter().map(|a| path(a)).collect(),
         env: command
@@ -150,7 +153,7 @@ pub(crate) async fn run(
         .read_to_end(&mut record_bytes)
         .map_err(Error::io("read the box's report"))?;
     let record = Record::decode(&record_bytes);
-    measure(
+    let report = measure(
         record,
         (killed, peak_memory),
         &tree,
@@ -158,7 +161,12 @@ pub(crate) async fn run(
         wall,
         stdout.finish(),
         stderr.finish(),
-    )
+    )?;
+    Ok(RunReport {
+        cpu: cpu.as_ref().map(|lease| lease.cpu()),
+        cpu_shared: cpu.is_some_and(|lease| lease.shared),
+        ..report
+    })
 }
 
 /// What a run's processes are, to measure and kill them together.
@@ -417,6 +425,8 @@ fn measure(
             Tree::Cgroup(_) => Isolation::Namespaces,
             Tree::Group { .. } => Isolation::Unprivileged,
         },
+        cpu: None,
+        cpu_shared: false,
     })
 }
 

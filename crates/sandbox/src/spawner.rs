@@ -45,6 +45,8 @@ pub(crate) struct SpawnRequest {
     pub memory_kib: u64,
     pub readonly: Vec<PathBuf>,
     pub rlimits: Vec<(i32, u64)>,
+    /// The CPU the program is pinned to, if any.
+    pub cpu: Option<u32>,
     pub program: PathBuf,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
@@ -332,6 +334,7 @@ fn spawn_one(context: &SpawnContext, message: &[u8], fds: &[OwnedFd]) -> io::Res
         cpath(&context.root)?,
         request.ids,
         request.rlimits,
+        request.cpu.map(crate::cpus::mask),
         context.filters.clone(),
         cpath(cwd)?,
         argv[0].clone(),

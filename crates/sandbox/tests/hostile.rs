@@ -917,3 +917,47 @@ fn rerun_unprivileged(setpriv: &[&str]) {
     );
     assert!(out.contains("test result: ok. 3"), "{out}");
 }
+
+#[tokio::test]
+async fn a_run_and_its_children_stay_on_its_one_cpu_and_cannot_widen_it() {
+    // Four children spin and say where they run and where they may; then the parent tries to
+    // give itself every CPU back.
+    let source = r#"
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void) {
+    for (int i = 0; i < 4; i++) {
+        if (fork() == 0) {
+            volatile unsigned long x = 0;
+            for (unsigned long n = 0; n < 20000000; n++) x += n;
+            cpu_set_t set;
+            sched_getaffinity(0, sizeof set, &set);
+            printf("child on %d of %d\n", sched_getcpu(), CPU_COUNT(&set));
+            fflush(stdout);
+            _exit(0);
+        }
+    }
+    while (wait(NULL) > 0) {}
+    cpu_set_t all;
+    CPU_ZERO(&all);
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) CPU_SET(cpu, &all);
+    int widened = sched_setaffinity(0, sizeof all, &all);
+    printf("widen %d errno %d on %d\n", widened, errno, sched_getcpu());
+    return 0;
+}
+"#;
+    let (report, _boxed) = run_c(source, limits()).await;
+    assert_eq!(report.status, Status::Ok, "{report:?}");
+    let cpu = report.cpu.expect("runs are pinned by default");
+    let out = stdout(&report);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5, "{out}");
+    for line in &lines[..4] {
+        assert_eq!(*line, format!("child on {cpu} of 1"), "{out}");
+    }
+    assert_eq!(lines[4], format!("widen -1 errno 1 on {cpu}"), "{out}");
+}

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bench/out-pinning}
-rounds=${ROUNDS:-10}
+rounds=${ROUNDS:-30}
 mkdir -p "$out"
 cargo build --release -q -p judgelet
 state=$(mktemp -d /dev/shm/judgelet-bench-pinning.XXXXXX)
@@ -24,6 +24,8 @@ for mode in pinned unpinned; do
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
   port=$((port + 1))
 done
-python3 bench/pinning.py report "$out/pinned.json" "$out/unpinned.json" > "$out/pinning.md"
-[[ ${1:-} ]] || python3 bench/pinning.py report "$out/pinned.json" "$out/unpinned.json" --splice bench/RESULTS.md
+python3 bench/pinning.py bare "$state" "$rounds" > "$out/bare.json"
+figures=("$out/pinned.json" "$out/unpinned.json" "$out/bare.json")
+python3 bench/pinning.py report "${figures[@]}" > "$out/pinning.md"
+[[ ${1:-} ]] || python3 bench/pinning.py report "${figures[@]}" --splice bench/RESULTS.md
 cat "$out/pinning.md"

@@ -82,6 +82,29 @@ test("a C compile error shows the compiler's message with its line", async (page
   assert.match(message, /main\.c:2:\d+: error: .undeclared. undeclared/);
 });
 
+test("a Python syntax error is a compile error with its line, in the playground and in an exercise", async (page, url) => {
+  await page.goto(url);
+  await page.waitForSelector("body[data-ready=true]");
+  await page.selectOption("#language", "python");
+  await typeSource(page, "#editor", "x = 1\nif x > 0\n    print(x)\n");
+  await page.click("#run");
+  await page.waitForSelector("#compile-output");
+  assert.equal(await page.textContent("#run-status"), "Compile error");
+  assert.match(await page.textContent("#compile-output"), /main\.py", line 2[\s\S]*SyntaxError: expected ':'/);
+
+  await page.goto(`${url}/#exercises`);
+  await page.waitForSelector("body[data-ready=true]");
+  await page.click('button[data-problem="average"]');
+  await page.selectOption("#submit-language", "python");
+  await typeSource(page, "#submit-editor", "n = int(input()\nprint(n)\n");
+  await page.click("#submit");
+  // The playground's report stays in its (hidden) view: this one is the exercise's.
+  await page.waitForSelector("#grade-result #compile-output");
+  assert.equal(await page.textContent("#verdict"), "Compile error");
+  assert.match(await page.textContent("#grade-result #compile-output"), /main\.py", line 1[\s\S]*SyntaxError/);
+  assert.equal(await page.locator("#grade-result table.tests").count(), 0);
+});
+
 test("a time limit is shown with the limit", async (page, url) => {
   await page.goto(url);
   await page.waitForSelector("body[data-ready=true]");

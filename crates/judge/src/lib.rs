@@ -47,6 +47,11 @@ pub enum Error {
     Lang(#[from] lang::Error),
     #[error(transparent)]
     Sandbox(#[from] sandbox::Error),
+    /// A case's run reported that the submission does not compile (an interpreted
+    /// language checks its sources as it starts). Never leaves [`Grader::grade`], which
+    /// reports the compile error.
+    #[error("the submission does not compile")]
+    SubmissionCompile(Box<CompileReport>),
 }
 
 /// One test case's result.
@@ -450,7 +455,14 @@ impl Grader {
             reports: Vec::new(),
             on_test,
         };
-        let graded = evaluation.group(&package.root).await?;
+        let graded = match evaluation.group(&package.root).await {
+            Err(Error::SubmissionCompile(compile)) => {
+                report.compile = Some(*compile);
+                report.skipped = package.cases.len();
+                return Ok(report);
+            }
+            graded => graded?,
+        };
         report.tests = evaluation.reports;
         report.skipped = package.cases.len() - report.tests.len();
         report.verdict = match package.scoring {
@@ -686,9 +698,7 @@ async fn run_passes(
     let mut input = case.input.read().await?;
     let (mut slowest_cpu, mut slowest_wall, mut memory) = (0.0f64, 0.0f64, 0);
     for pass in 1..=passes {
-        let run = toolchain
-            .execute(&context.program, input, &[], context.limits)
-            .await?;
+        let run = submission_run(context, input).await?;
         slowest_cpu = slowest_cpu.max(run.cpu_time_ms);
         slowest_wall = slowest_wall.max(run.wall_time_ms);
         memory = memory.max(run.memory_kib);
@@ -736,12 +746,28 @@ async fn run_passes(
     unreachable!("the last pass returns")
 }
 
+/// The submission's run on `input`; one that says the submission does not compile is the
+/// error that ends the grading.
+async fn submission_run(context: &Context, input: Vec<u8>) -> Result<RunReport, Error> {
+    let run = context
+        .toolchain
+        .execute(&context.program, input, &[], context.limits)
+        .await?;
+    uncompiled(context, &run)?;
+    Ok(run)
+}
+
+fn uncompiled(context: &Context, run: &RunReport) -> Result<(), Error> {
+    match context.program.compile_error(run) {
+        Some(compile) => Err(Error::SubmissionCompile(Box::new(compile))),
+        None => Ok(()),
+    }
+}
+
 async fn run_once(context: &Context, case: &TestCase) -> Result<TestReport, Error> {
     let input = case.input.read().await?;
     let toolchain = &context.toolchain;
-    let run = toolchain
-        .execute(&context.program, input, &[], context.limits)
-        .await?;
+    let run = submission_run(context, input).await?;
     let mut report = base_report(case, &run, run.status.into());
     if report.verdict != Verdict::Accepted {
         return Ok(report);
@@ -958,6 +984,9 @@ async fn run_interactive(context: &Context, case: &TestCase) -> Result<TestRepor
         Some(order) => order,
         None => hangup.await.unwrap_or(Hangup::Both),
     };
+    if let Some(solved) = &solved {
+        uncompiled(context, solved)?;
+    }
     let rejected_first = rejection_came_first(&judged, solved.as_ref(), hangup);
     let mut report = match &solved {
         Some(solved) => base_report(case, solved, solved.status.into()),

@@ -561,3 +561,24 @@ async fn submissions_yaml_says_what_each_submission_must_get_case_by_case() {
     );
     assert_eq!(verification.disagreements().count(), 1);
 }
+
+/// A Python syntax error is a compile error, told before any case counts, whatever the
+/// problem's kind: batch, interactive or multi-pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_syntax_error_is_a_compile_error_with_its_line_in_every_kind_of_problem() {
+    for id in ["average", "guess", "relay"] {
+        let package = problem(id);
+        let report = grade_python(&package, "import sys\n\ndef solve(:\n    pass\n").await;
+        assert_eq!(report.verdict, Verdict::CompileError, "{id}: {report:?}");
+        let compile = report.compile.as_ref().expect("the compile report");
+        assert!(!compile.success, "{id}");
+        assert!(
+            compile.output.contains("/box/main.py\", line 3")
+                && compile.output.contains("SyntaxError"),
+            "{id}: {}",
+            compile.output
+        );
+        assert!(report.tests.is_empty(), "{id}: {:?}", report.tests);
+        assert_eq!(report.skipped, package.cases.len(), "{id}");
+    }
+}

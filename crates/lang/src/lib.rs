@@ -152,6 +152,25 @@ impl Program {
             ProgramFiles::Source(_) => None,
         }
     }
+
+    /// The compile error a run reported, for a language whose runs check their sources
+    /// before running them: what it wrote to stderr is the compile output.
+    pub fn compile_error(&self, run: &RunReport) -> Option<CompileReport> {
+        let code = self.language.compile_error_exit?;
+        (run.status == sandbox::Status::RunTimeError && run.exit_code == Some(code)).then(|| {
+            CompileReport {
+                success: false,
+                output: String::from_utf8_lossy(&run.stderr.bytes).into_owned(),
+                limit_exceeded: None,
+                exit_code: run.exit_code,
+                signal: None,
+                cpu_time_ms: run.cpu_time_ms,
+                wall_time_ms: run.wall_time_ms,
+                memory_kib: run.memory_kib,
+                cached: false,
+            }
+        })
+    }
 }
 
 /// The result of preparing a submission.
@@ -403,7 +422,10 @@ impl Toolchain {
                         limits,
                     )
                     .await?;
-                (program.compile_report().cloned(), Some(report))
+                match program.compile_error(&report) {
+                    Some(compile) => (Some(compile), None),
+                    None => (program.compile_report().cloned(), Some(report)),
+                }
             }
         };
         Ok(RunOutcome {

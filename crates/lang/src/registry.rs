@@ -33,6 +33,7 @@ struct LanguageSpec {
     source_name: Option<String>,
     #[serde(default)]
     refuse: Vec<RefusalSpec>,
+    compile_error_exit: Option<i32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,6 +75,9 @@ pub struct Language {
     /// first group, with the language's first extension.
     pub source_name: Option<regex::Regex>,
     pub refusals: Vec<Refusal>,
+    /// The exit code by which a run says its sources did not compile (Python's launcher
+    /// compiles them before running any): such a run is a compile error.
+    pub compile_error_exit: Option<i32>,
 }
 
 /// What clients see of a language (`GET /languages`, `judgelet languages --json`).
@@ -192,6 +196,7 @@ impl Registry {
                                 })
                             })
                             .collect::<Result<_, Error>>()?,
+                        compile_error_exit: spec.compile_error_exit,
                     };
                     registry.languages.insert(id, Arc::new(language));
                 }

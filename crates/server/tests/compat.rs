@@ -361,11 +361,13 @@ async fn jobe_answers_coderunner_with_every_outcome() {
     for id in ["c", "cpp", "python3", "java", "nodejs", "go", "rust"] {
         assert!(ids.contains(&id), "{languages}");
     }
-    let cases: [(&str, &str, &str, Value, u64, &str); 8] = [
+    let cases: [(&str, &str, &str, Value, u64, &str); 9] = [
         ("c", "#include <stdio.h>\nint main(void){int n; scanf(\"%d\", &n); printf(\"%d\\n\", n * 2);}", "21", json!({}), 15, "42\n"),
         ("python3", "print(input()[::-1])", "abc", json!({}), 15, "cba\n"),
         ("java", "public class Prog { public static void main(String[] a) { System.out.println(\"prog\"); } }", "", json!({}), 15, "prog\n"),
         ("c", "int main(void) { return syntax error; }", "", json!({}), 11, ""),
+        // As Jobe's Python3Task, which compiles before it runs.
+        ("python3", "print('unclosed'\n", "", json!({}), 11, ""),
         ("python3", "import sys\nprint('partial')\nsys.exit(1)", "", json!({}), 12, "partial\n"),
         ("python3", "while True: pass", "", json!({"cputime": 1}), 13, ""),
         ("python3", "x = bytearray(300 * 1024 * 1024)\nprint(len(x))", "", json!({"memorylimit": 64}), 17, ""),
@@ -377,7 +379,11 @@ async fn jobe_answers_coderunner_with_every_outcome() {
         assert_eq!(answer["stdout"], stdout, "{answer}");
         if outcome == 11 {
             assert!(
-                answer["cmpinfo"].as_str().unwrap().contains("error"),
+                answer["cmpinfo"]
+                    .as_str()
+                    .unwrap()
+                    .to_lowercase()
+                    .contains("error"),
                 "{answer}"
             );
         }

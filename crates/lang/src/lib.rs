@@ -10,6 +10,7 @@ mod cache;
 mod outcome;
 mod registry;
 mod submission;
+mod warm;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,6 +20,8 @@ pub use outcome::{RunOutcome, RunResponse, RunStatus};
 pub use registry::{Language, LanguageInfo, Refusal, Registry, DEFAULT_LANGUAGES_TOML};
 use sandbox::{Clamp, Command, Limits, LimitsRequest, RunReport, Sandbox, SandboxBox};
 pub use submission::Submission;
+use warm::WarmPool;
+pub use warm::WarmStats;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -54,6 +57,9 @@ pub struct ToolchainConfig {
     pub run_maxima: Limits,
     /// Limits of every compilation.
     pub compile_limits: Limits,
+    /// How many programs of each language with a warm runtime wait for runs (`warm`); 0:
+    /// none, every run starts cold.
+    pub warm_runtimes: usize,
 }
 
 impl Default for ToolchainConfig {
@@ -75,6 +81,7 @@ impl Default for ToolchainConfig {
                 file_size_bytes: 128 << 20,
                 open_files: 256,
             },
+            warm_runtimes: 0,
         }
     }
 }
@@ -184,6 +191,7 @@ pub struct Toolchain {
     registry: Registry,
     sandbox: Sandbox,
     cache: CompileCache,
+    warm: WarmPool,
     config: ToolchainConfig,
 }
 
@@ -192,6 +200,7 @@ impl Toolchain {
         Ok(Toolchain {
             registry: Registry::load(&config.languages_toml)?,
             cache: CompileCache::open(&config.cache_dir, config.cache_max_bytes)?,
+            warm: WarmPool::new(sandbox.clone(), config.warm_runtimes),
             sandbox,
             config,
         })
@@ -343,14 +352,21 @@ impl Toolchain {
         args: &[String],
         limits: Limits,
     ) -> Result<RunReport, Error> {
-        let boxed = self.new_box_for(program)?;
-        if let ProgramFiles::Compiled(_) = program.files {
-            for file in files {
-                boxed.write_file(&file.name, &file.contents)?;
+        let language = &program.language;
+        let mut report = match (&program.files, language.warm_entry) {
+            (ProgramFiles::Source(submission), Some(entry_at)) if self.warm.enabled() => {
+                let parked = self.warm.take(&language.id, &limits);
+                self.replenish(language, entry_at, limits);
+                match parked {
+                    Some(parked) => {
+                        let message = warm::message(&program.run, entry_at, args);
+                        warm::go(parked, &submission.files, &stdin, &message).await?
+                    }
+                    None => self.cold(program, files, stdin, args, limits).await?,
+                }
             }
-        }
-        let command = command(&program.language, &program.run, args, limits, stdin);
-        let mut report = self.sandbox.run(&boxed, &command).await?;
+            _ => self.cold(program, files, stdin, args, limits).await?,
+        };
         let out_of_memory = program
             .language
             .out_of_memory
@@ -364,6 +380,51 @@ impl Toolchain {
             report.limit_exceeded = Some(sandbox::LimitKind::Memory);
         }
         Ok(report)
+    }
+
+    /// Starts `program` in a new box, as every run of a language without a warm runtime.
+    async fn cold(
+        &self,
+        program: &Program,
+        files: &[File],
+        stdin: Vec<u8>,
+        args: &[String],
+        limits: Limits,
+    ) -> Result<RunReport, Error> {
+        let boxed = self.new_box_for(program)?;
+        if let ProgramFiles::Compiled(_) = program.files {
+            for file in files {
+                boxed.write_file(&file.name, &file.contents)?;
+            }
+        }
+        let command = command(&program.language, &program.run, args, limits, stdin);
+        Ok(self.sandbox.run(&boxed, &command).await?)
+    }
+
+    /// Starts the warm runtimes of every language that has one, for runs with the default
+    /// limits, in the background (the first runs need not start cold).
+    pub fn warm_up(&self) {
+        if !self.warm.enabled() {
+            return;
+        }
+        for language in self.registry.languages() {
+            if let Some(entry_at) = language.warm_entry {
+                for _ in 0..self.config.warm_runtimes {
+                    self.replenish(language, entry_at, self.config.run_defaults);
+                }
+            }
+        }
+    }
+
+    fn replenish(&self, language: &Language, entry_at: usize, limits: Limits) {
+        let started = warm::started(&language.run, entry_at);
+        let command = command(language, &started, &[], limits, Vec::new());
+        self.warm.replenish(&language.id, command);
+    }
+
+    /// The warm runtimes now (`/metrics`).
+    pub fn warm_stats(&self) -> WarmStats {
+        self.warm.stats()
     }
 
     /// A fresh box holding what `program` needs to run; add files, then [`Toolchain::command`].

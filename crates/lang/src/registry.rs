@@ -34,6 +34,8 @@ struct LanguageSpec {
     #[serde(default)]
     refuse: Vec<RefusalSpec>,
     compile_error_exit: Option<i32>,
+    #[serde(default)]
+    warm: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +80,9 @@ pub struct Language {
     /// The exit code by which a run says its sources did not compile (Python's launcher
     /// compiles them before running any): such a run is a compile error.
     pub compile_error_exit: Option<i32>,
+    /// For a language with a warm runtime (`warm = true`): where `{entry}` is in `run`; the
+    /// program started ahead is the command before it (`warm` has the protocol).
+    pub warm_entry: Option<usize>,
 }
 
 /// What clients see of a language (`GET /languages`, `judgelet languages --json`).
@@ -172,6 +177,10 @@ impl Registry {
         for ((id, spec), version) in specs.into_iter().zip(versions) {
             match version {
                 Ok(version) => {
+                    let warm_entry = spec
+                        .warm
+                        .then(|| spec.run.iter().position(|a| a == "{entry}"))
+                        .flatten();
                     let language = Language {
                         id: id.clone(),
                         name: spec.name,
@@ -197,6 +206,7 @@ impl Registry {
                             })
                             .collect::<Result<_, Error>>()?,
                         compile_error_exit: spec.compile_error_exit,
+                        warm_entry,
                     };
                     registry.languages.insert(id, Arc::new(language));
                 }
@@ -266,6 +276,19 @@ fn check(id: &str, spec: &LanguageSpec) -> Result<(), String> {
         None => Err(format!("{what} command is empty")),
     };
     absolute(&spec.run, "run")?;
+    if spec.warm {
+        let entry = spec.run.iter().position(|a| a == "{entry}");
+        let before = entry.map(|at| &spec.run[..at]);
+        if spec.compile.is_some()
+            || before.is_none_or(|b| b.iter().any(|a| a == "{sources}" || a == "{entry_stem}"))
+        {
+            return Err(
+                "a warm runtime is for an interpreted language whose run command has \
+                 {entry}, with no {sources} or {entry_stem} before it"
+                    .into(),
+            );
+        }
+    }
     absolute(&spec.version, "version")?;
     if let Some(compile) = &spec.compile {
         absolute(compile, "compile")?;

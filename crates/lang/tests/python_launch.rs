@@ -3,41 +3,123 @@
 //! program sees and what it reports must be the same, but for the differences docs/api.md
 //! lists, which are tested here too.
 
-use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use lang::{File, RunRequest, RunResponse, RunStatus, Toolchain, ToolchainConfig};
-use sandbox::{Sandbox, SandboxConfig};
+use sandbox::{LimitKind, LimitsRequest, Sandbox, SandboxConfig};
 
-/// The shipped registry, plus Python run the plain way.
-fn toolchain() -> &'static Toolchain {
-    static TOOLCHAIN: OnceLock<(Toolchain, tempfile::TempDir)> = OnceLock::new();
-    &TOOLCHAIN
-        .get_or_init(|| {
-            let cache = tempfile::tempdir_in("/dev/shm").unwrap();
-            let sandbox = Sandbox::new(SandboxConfig {
-                uid_base: 74_000,
-                uid_count: 100,
-                ..SandboxConfig::default()
-            })
-            .unwrap();
-            let languages = format!(
-                "{}\n[bare-python]\nname = \"python3 main.py\"\nextensions = [\"py\"]\n\
-                 source = \"main.py\"\nrun = [\"/usr/bin/python3\", \"{{entry}}\"]\n\
-                 version = [\"/usr/bin/python3\", \"--version\"]\n",
-                lang::DEFAULT_LANGUAGES_TOML
-            );
-            let config = ToolchainConfig {
-                cache_dir: cache.path().to_owned(),
-                languages_toml: languages,
-                ..ToolchainConfig::default()
-            };
-            (Toolchain::new(sandbox, config).unwrap(), cache)
-        })
-        .0
+/// The shipped registry plus Python run the plain way, cold (every run starts its
+/// interpreter) and warm (interpreters wait in their boxes for runs). A test's own: a
+/// waiting interpreter belongs to the runtime that started it.
+struct Toolchains {
+    cold: Toolchain,
+    warm: Toolchain,
+    _cache: tempfile::TempDir,
 }
 
-async fn run_as(language: &str, source: &str, files: &[(&str, &str)], stdin: &str) -> RunResponse {
-    let request = RunRequest {
+impl Toolchains {
+    fn new() -> Toolchains {
+        Toolchains::with_uids(74_000)
+    }
+
+    /// With host uids of its own from `uid_base` (a test that signals what it started).
+    fn with_uids(uid_base: u32) -> Toolchains {
+        let cache = tempfile::tempdir_in("/dev/shm").unwrap();
+        let sandbox = Sandbox::new(SandboxConfig {
+            uid_base,
+            uid_count: 100,
+            ..SandboxConfig::default()
+        })
+        .unwrap();
+        let languages = format!(
+            "{}\n[bare-python]\nname = \"python3 main.py\"\nextensions = [\"py\"]\n\
+             source = \"main.py\"\nrun = [\"/usr/bin/python3\", \"{{entry}}\"]\n\
+             version = [\"/usr/bin/python3\", \"--version\"]\n",
+            lang::DEFAULT_LANGUAGES_TOML
+        );
+        let config = |warm_runtimes| ToolchainConfig {
+            cache_dir: cache.path().to_owned(),
+            languages_toml: languages.clone(),
+            warm_runtimes,
+            ..ToolchainConfig::default()
+        };
+        Toolchains {
+            cold: Toolchain::new(sandbox.clone(), config(0)).unwrap(),
+            warm: Toolchain::new(sandbox, config(1)).unwrap(),
+            _cache: cache,
+        }
+    }
+
+    async fn cold(
+        &self,
+        language: &str,
+        source: &str,
+        files: &[(&str, &str)],
+        stdin: &str,
+    ) -> RunResponse {
+        run_in(&self.cold, language, source, files, stdin).await
+    }
+
+    /// A run served by a waiting interpreter (the test fails if it started cold).
+    async fn warm(&self, source: &str, files: &[(&str, &str)], stdin: &str) -> RunResponse {
+        self.warm.warm_up();
+        self.warm_with(source, files, stdin, LimitsRequest::default())
+            .await
+    }
+
+    /// The same with limits of the request's own: a first run with them, cold, has an
+    /// interpreter started for the next.
+    async fn warm_limited(&self, source: &str, limits: LimitsRequest) -> RunResponse {
+        let mut prime = request("python", "pass", &[], "");
+        prime.limits = limits;
+        self.warm.run(prime).await.unwrap();
+        self.warm_with(source, &[], "", limits).await
+    }
+
+    async fn warm_with(
+        &self,
+        source: &str,
+        files: &[(&str, &str)],
+        stdin: &str,
+        limits: LimitsRequest,
+    ) -> RunResponse {
+        let warm = &self.warm;
+        let until = Instant::now() + Duration::from_secs(20);
+        while warm.warm_stats().waiting == 0 {
+            assert!(
+                Instant::now() < until,
+                "no interpreter waits: {:?}",
+                warm.warm_stats()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let served = warm.warm_stats().served;
+        let mut request = request("python", source, files, stdin);
+        request.limits = limits;
+        let report = warm.run(request).await.unwrap().response();
+        assert_eq!(
+            warm.warm_stats().served,
+            served + 1,
+            "{:?}",
+            warm.warm_stats()
+        );
+        report
+    }
+}
+
+async fn run_in(
+    toolchain: &Toolchain,
+    language: &str,
+    source: &str,
+    files: &[(&str, &str)],
+    stdin: &str,
+) -> RunResponse {
+    let request = request(language, source, files, stdin);
+    toolchain.run(request).await.unwrap().response()
+}
+
+fn request(language: &str, source: &str, files: &[(&str, &str)], stdin: &str) -> RunRequest {
+    RunRequest {
         language: language.into(),
         source: source.as_bytes().to_vec(),
         files: files
@@ -50,19 +132,16 @@ async fn run_as(language: &str, source: &str, files: &[(&str, &str)], stdin: &st
         source_name: (!files.is_empty()).then(|| "main.py".into()),
         stdin: stdin.as_bytes().to_vec(),
         ..RunRequest::default()
-    };
-    toolchain().run(request).await.unwrap().response()
+    }
 }
 
-async fn launched(source: &str) -> RunResponse {
-    run_as("python", source, &[], "").await
-}
-
-/// Runs `source` both ways and asserts the same status, exit, signal, stdout and stderr;
-/// returns the launched run.
+/// Runs `source` bare, cold and warm, and asserts the same status, exit, signal, stdout and
+/// stderr; returns the warm run.
 async fn same(what: &str, source: &str, files: &[(&str, &str)], stdin: &str) -> RunResponse {
-    let warm = run_as("python", source, files, stdin).await;
-    let bare = run_as("bare-python", source, files, stdin).await;
+    let t = Toolchains::new();
+    let bare = t.cold("bare-python", source, files, stdin).await;
+    let cold = t.cold("python", source, files, stdin).await;
+    let warm = t.warm(source, files, stdin).await;
     let seen = |r: &RunResponse| {
         (
             r.status,
@@ -72,7 +151,8 @@ async fn same(what: &str, source: &str, files: &[(&str, &str)], stdin: &str) -> 
             r.stderr.clone(),
         )
     };
-    assert_eq!(seen(&warm), seen(&bare), "{what}");
+    assert_eq!(seen(&cold), seen(&bare), "{what}: cold");
+    assert_eq!(seen(&warm), seen(&bare), "{what}: warm");
     warm
 }
 
@@ -198,7 +278,9 @@ async fn stdin_stdout_buffering_and_multiprocessing_behave_as_bare() {
 #[tokio::test]
 async fn every_run_has_its_own_hash_secret_and_random_seed() {
     let source = "import random, sys\nprint(sys.flags.hash_randomization, hash('judgelet'), hash(b'x'), random.random())\n";
-    let (a, b) = (launched(source).await, launched(source).await);
+    let t = Toolchains::new();
+    let (a, b) = (t.warm(source, &[], "").await, t.warm(source, &[], "").await);
+    let c = t.cold("python", source, &[], "").await;
     assert_eq!(a.status, RunStatus::Ok, "{a:?}");
     let fields = |r: &RunResponse| {
         r.stdout
@@ -206,10 +288,14 @@ async fn every_run_has_its_own_hash_secret_and_random_seed() {
             .map(String::from)
             .collect::<Vec<_>>()
     };
-    let (a, b) = (fields(&a), fields(&b));
+    let (a, b, c) = (fields(&a), fields(&b), fields(&c));
     assert_eq!((a[0].as_str(), b[0].as_str()), ("1", "1"));
     for i in 1..4 {
-        assert_ne!(a[i], b[i], "field {i} repeated between runs: {a:?}");
+        assert_ne!(a[i], b[i], "field {i} repeated between warm runs: {a:?}");
+        assert_ne!(
+            a[i], c[i],
+            "field {i} repeated between a warm and a cold run: {a:?}"
+        );
     }
 }
 
@@ -243,7 +329,10 @@ async fn syntax_errors_anywhere_are_compile_errors_with_the_interpreters_message
             "no-such-codec",
         ),
     ] {
-        let report = run_as("python", source, &files, "").await;
+        let t = Toolchains::new();
+        let cold = t.cold("python", source, &files, "").await;
+        let report = t.warm(source, &files, "").await;
+        assert_eq!(report.compile_output, cold.compile_output, "{what}");
         assert_eq!(report.status, RunStatus::CompileError, "{what}: {report:?}");
         assert!(
             report.compile_output.contains(says),
@@ -262,11 +351,18 @@ async fn syntax_errors_anywhere_are_compile_errors_with_the_interpreters_message
         );
     }
     // The message is the interpreter's own: what a bare run prints, line for line.
-    let bare = run_as("bare-python", "x = 1\nprint(x\n", &[], "").await;
-    let warm = run_as("python", "x = 1\nprint(x\n", &[], "").await;
+    let t = Toolchains::new();
+    let bare = t.cold("bare-python", "x = 1\nprint(x\n", &[], "").await;
+    let warm = t.warm("x = 1\nprint(x\n", &[], "").await;
     assert_eq!(warm.compile_output, bare.stderr);
     // A program that runs and then fails is no compile error, whatever it prints.
-    let late = launched("print('ran')\nraise SyntaxError('made at run time')\n").await;
+    let late = t
+        .warm(
+            "print('ran')\nraise SyntaxError('made at run time')\n",
+            &[],
+            "",
+        )
+        .await;
     assert_eq!(late.status, RunStatus::RunTimeError, "{late:?}");
     assert_eq!(late.stdout, "ran\n");
 }
@@ -276,8 +372,138 @@ async fn syntax_errors_anywhere_are_compile_errors_with_the_interpreters_message
 #[tokio::test]
 async fn the_launcher_costs_two_levels_of_recursion_depth() {
     let source = "def f(n):\n    try:\n        return f(n + 1)\n    except RecursionError:\n        return n\nprint(f(0))\n";
-    let warm = launched(source).await;
-    let bare = run_as("bare-python", source, &[], "").await;
+    let t = Toolchains::new();
+    let bare = t.cold("bare-python", source, &[], "").await;
     let depth = |r: &RunResponse| r.stdout.trim().parse::<i64>().unwrap();
-    assert_eq!(depth(&bare) - depth(&warm), 2, "{warm:?} {bare:?}");
+    for launched in [
+        t.cold("python", source, &[], "").await,
+        t.warm(source, &[], "").await,
+    ] {
+        assert_eq!(depth(&bare) - depth(&launched), 2, "{launched:?} {bare:?}");
+    }
+}
+
+/// Host pids of the interpreters waiting for runs (their command line names the FIFO), of
+/// host uids from `uids`.
+fn waiting_interpreters(uids: std::ops::Range<u32>) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.ends_with(b"/box/.judgelet-start\0"))
+                && std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("Uid:"))
+                        .and_then(|l| l.split_whitespace().next()?.parse::<u32>().ok())
+                        .is_some_and(|uid| uids.contains(&uid))
+                })
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_warm_run_cannot_see_or_touch_the_interpreters_waiting_for_other_runs() {
+    let t = Toolchains::new();
+    // Hunts for anything of judgelet's or of other runs: processes, the FIFO, descriptors,
+    // the environment; signals every pid there could be in its namespace.
+    let hunt = "import os, signal\n\
+        pids = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())\n\
+        fds = sorted(os.listdir('/proc/self/fd'))\n\
+        hit = []\n\
+        for pid in range(1, 5000):\n\
+        \x20   if pid not in (1, os.getpid()):\n\
+        \x20       try:\n\
+        \x20           os.kill(pid, signal.SIGKILL)\n\
+        \x20           hit.append(pid)\n\
+        \x20       except ProcessLookupError:\n\
+        \x20           pass\n\
+        print(pids, os.getpid(), fds, os.listdir('/box'), hit, sorted(os.environ))\n";
+    let warm = t.warm(hunt, &[], "").await;
+    let bare = t.cold("bare-python", hunt, &[], "").await;
+    assert_eq!(warm.status, RunStatus::Ok, "{warm:?}");
+    // Exactly what a bare run finds: itself alone, its three descriptors (and the one
+    // listing them), its own file, nothing it could signal, the clean environment.
+    assert_eq!(warm.stdout, bare.stdout);
+    assert!(
+        warm.stdout
+            .starts_with("[2] 2 ['0', '1', '2', '3'] ['main.py'] [] "),
+        "{}",
+        warm.stdout
+    );
+    // The interpreter waiting for the next run is untouched and serves it.
+    assert!(
+        !waiting_interpreters(74_000..74_100).is_empty(),
+        "one waits for the next run"
+    );
+    let next = t.warm("print('next')\n", &[], "").await;
+    assert_eq!(next.stdout, "next\n", "{next:?}");
+}
+
+#[tokio::test]
+async fn a_waiting_interpreter_that_dies_is_a_cold_start_never_a_failed_run() {
+    let t = Toolchains::with_uids(74_500);
+    t.warm("print(1)\n", &[], "").await;
+    let until = Instant::now() + Duration::from_secs(20);
+    while t.warm.warm_stats().waiting == 0 {
+        assert!(Instant::now() < until, "{:?}", t.warm.warm_stats());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let waiting = waiting_interpreters(74_500..74_600);
+    assert!(!waiting.is_empty());
+    for pid in waiting {
+        std::process::Command::new("/bin/kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let after = run_in(&t.warm, "python", "print('after')\n", &[], "").await;
+    assert_eq!(
+        (after.status, after.stdout.as_str()),
+        (RunStatus::Ok, "after\n")
+    );
+    let stats = t.warm.warm_stats();
+    assert!(stats.lost >= 1, "{stats:?}");
+}
+
+#[tokio::test]
+async fn a_warm_run_is_held_to_its_own_limits_and_measured_from_its_start() {
+    let t = Toolchains::new();
+    let busy = t
+        .warm_limited(
+            "while True:\n    pass\n",
+            LimitsRequest {
+                cpu_time_ms: Some(1_000),
+                ..LimitsRequest::default()
+            },
+        )
+        .await;
+    assert_eq!(
+        (busy.status, busy.limit_exceeded),
+        (RunStatus::TimeLimitExceeded, Some(LimitKind::CpuTime)),
+        "{busy:?}"
+    );
+    assert!(busy.cpu_time_ms >= 1_000.0, "{busy:?}");
+    let hog = t
+        .warm_limited(
+            "x = bytearray(300 * 1024 * 1024)\nprint(len(x))\n",
+            LimitsRequest {
+                memory_kib: Some(64 * 1024),
+                ..LimitsRequest::default()
+            },
+        )
+        .await;
+    assert_eq!(hog.status, RunStatus::MemoryLimitExceeded, "{hog:?}");
+    assert!(hog.memory_kib <= 65 * 1024, "{hog:?}");
+    // The run's own CPU time, not its interpreter's start: a program that sleeps uses
+    // next to none, and its wall time is the sleep's.
+    let nap = t.warm("import time\ntime.sleep(0.2)\n", &[], "").await;
+    assert_eq!(nap.status, RunStatus::Ok, "{nap:?}");
+    assert!(nap.wall_time_ms >= 200.0, "{nap:?}");
+    assert!(
+        nap.memory_kib > 1024,
+        "the interpreter's memory is the run's: {nap:?}"
+    );
 }

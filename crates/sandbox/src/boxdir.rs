@@ -92,6 +92,27 @@ impl SandboxBox {
     /// link where the file system allows, a copy otherwise (another file system; or a file
     /// judgelet does not own while running without privileges, which `protected_hardlinks`
     /// refuses to link).
+    /// A FIFO in the box, its user's, held open for reading and writing by judgelet (so it
+    /// never blocks, and what is written waits for the program to read it).
+    pub(crate) fn make_fifo(&self, name: &str) -> Result<fs::File> {
+        let path = self.entry(name)?;
+        let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+            .map_err(|e| Error::io("name a FIFO in a box")(io::Error::other(e)))?;
+        // SAFETY: mkfifo reads a NUL-terminated path that outlives the call.
+        if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
+            return Err(Error::io("make a FIFO in a box")(io::Error::last_os_error()));
+        }
+        let fifo = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&path)
+            .map_err(Error::io("open a FIFO in a box"))?;
+        std::os::unix::fs::fchown(&fifo, Some(self.lease.host_uid), Some(self.lease.host_gid))
+            .map_err(Error::io("give a box FIFO to its user"))?;
+        Ok(fifo)
+    }
+
     pub fn add_readonly(&self, source: &Path, name: &str) -> Result<()> {
         let path = self.entry(name)?;
         match fs::hard_link(source, &path) {

@@ -381,6 +381,27 @@ impl RunCgroup {
         read_u64(&self.dirs[0].join(file)).ok()
     }
 
+    /// Memory charged to the cgroup now, in bytes.
+    pub(crate) fn memory_bytes(&self) -> io::Result<u64> {
+        let file = match self.version {
+            CgroupVersion::V1 => "memory.usage_in_bytes",
+            CgroupVersion::V2 => "memory.current",
+        };
+        read_u64(&self.dirs[0].join(file))
+    }
+
+    /// The host ids of every thread in the cgroup.
+    pub(crate) fn tasks(&self) -> io::Result<Vec<libc::pid_t>> {
+        let file = match self.version {
+            CgroupVersion::V1 => "tasks",
+            CgroupVersion::V2 => "cgroup.threads",
+        };
+        Ok(fs::read_to_string(self.dirs[0].join(file))?
+            .lines()
+            .filter_map(|line| line.trim().parse().ok())
+            .collect())
+    }
+
     /// How many processes the OOM killer took in this cgroup.
     pub(crate) fn oom_kills(&self) -> io::Result<u64> {
         match self.version {

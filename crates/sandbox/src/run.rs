@@ -14,6 +14,7 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::cgroup::RunCgroup;
 use crate::child::Record;
+use crate::cpus::CpuLease;
 use crate::error::{Error, Result, Stage};
 use crate::limits::Limits;
 use crate::mounts::INNER_UID;
@@ -29,6 +30,86 @@ pub(crate) async fn run(
     command: &Command,
     pipes: Option<Pipes>,
 ) -> Result<RunReport> {
+    // Held until the run is over, however it ends.
+    let cpu = inner.cpu_pool.as_ref().map(|pool| pool.acquire());
+    let (stdin, stdout) = match pipes {
+        Some(Pipes { stdin, stdout }) => (stdin, Some(stdout)),
+        None => (stdin_memfd(&command.stdin)?, None),
+    };
+    let started = start(inner, boxed, command, stdin, stdout, cpu.as_ref()).await?;
+    finish(started, inner, cpu.as_ref()).await
+}
+
+/// A run whose program has been started: what [`finish`] supervises and measures.
+pub(crate) struct Started {
+    running: Running,
+    stdout: Capture,
+    stderr: Capture,
+    status_read: OwnedFd,
+    limits: Limits,
+    /// When the run's clock started, and the CPU time its tree had used by then: a parked
+    /// run's clock starts when it is told to go, its warm-up not counted.
+    pub(crate) start: Instant,
+    pub(crate) cpu_ns_before: u64,
+}
+
+impl Started {
+    /// CPU time so far and, where judgelet reads it, memory.
+    pub(crate) fn usage(&self) -> io::Result<(u64, Option<u64>)> {
+        self.running
+            .tree
+            .as_ref()
+            .expect("known until measured")
+            .usage()
+    }
+
+    /// Current memory in bytes of the run's tree (its cgroup's charge).
+    pub(crate) fn memory_bytes(&self) -> u64 {
+        match self.running.tree.as_ref() {
+            Some(Tree::Cgroup(cgroup)) => cgroup.memory_bytes().unwrap_or(0),
+            Some(Tree::Group { init }) => {
+                unprivileged::tree_usage(*init).map_or(0, |u| u.memory_bytes)
+            }
+            None => 0,
+        }
+    }
+
+    /// Whether the tree's init has ended.
+    pub(crate) fn ended(&self) -> bool {
+        self.running
+            .pidfd
+            .as_ref()
+            .is_none_or(|pidfd| process::wait_exit(pidfd.get_ref(), Duration::ZERO).is_ok())
+    }
+
+    /// Pins every task of the run to `cpu`, from outside (the program may not).
+    pub(crate) fn pin(&self, cpu: u32) -> io::Result<()> {
+        match self.running.tree.as_ref() {
+            Some(Tree::Cgroup(cgroup)) => cgroup.tasks()?.into_iter().try_for_each(|task| {
+                let mask = crate::cpus::mask(cpu);
+                // SAFETY: the mask is a valid cpu_set_t that outlives the call.
+                let done = unsafe {
+                    libc::sched_setaffinity(task, std::mem::size_of::<libc::cpu_set_t>(), &mask)
+                };
+                match done == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
+                    true => Ok(()),
+                    false => Err(io::Error::last_os_error()),
+                }
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Starts `command` in `boxed`, its stdin and stdout (judgelet's capture if `None`) given.
+pub(crate) async fn start(
+    inner: &Inner,
+    boxed: &SandboxBox,
+    command: &Command,
+    stdin: OwnedFd,
+    stdout: Option<OwnedFd>,
+    cpu: Option<&CpuLease<'_>>,
+) -> Result<Started> {
     let limits = command.limits;
     let cgroup = match &inner.cgroups {
         Some(cgroups) => Some(
@@ -41,11 +122,11 @@ pub(crate) async fn run(
 
     // The caller's pipes are moved in and closed here once the child has them, so that the
     // other end sees end-of-file when the program ends.
-    let (stdin, stdout_read, stdout_write) = match pipes {
-        Some(Pipes { stdin, stdout }) => (stdin, None, stdout),
+    let (stdout_read, stdout_write) = match stdout {
+        Some(stdout) => (None, stdout),
         None => {
             let (read, write) = pipe_pair()?;
-            (stdin_memfd(&command.stdin)?, Some(read), write)
+            (Some(read), write)
         }
     };
     let (stderr_read, stderr_write) = pipe_pair()?;
@@ -73,8 +154,6 @@ pub(crate) async fn run(
         Some(tmp_dir) => unprivileged::translate(value, boxed.path(), tmp_dir),
         None => value.to_owned(),
     };
-    // Held until the run is over, however it ends.
-    let cpu = inner.cpu_pool.as_ref().map(|pool| pool.acquire());
     let request = SpawnRequest {
         box_dir: boxed.path().to_owned(),
         tmp_dir: boxed.tmp_dir().map(Path::to_owned),
@@ -83,7 +162,7 @@ pub(crate) async fn run(
         memory_kib: limits.memory_kib,
         readonly: command.readonly.clone(),
         rlimits: rlimits(&limits, uid),
-        cpu: cpu.as_ref().map(|lease| lease.cpu()),
+        cpu: cpu.map(CpuLease::cpu),
         program: path(&command.program.to_string_lossy()).into(),
         args: command.args.iter().map(|a| path(a)).collect(),
         env: command
@@ -127,7 +206,7 @@ pub(crate) async fn run(
             init: process::pidfd_pid(&pidfd).map_err(Error::io("find the box's init"))?,
         },
     };
-    let mut running = Running {
+    let running = Running {
         // SAFETY: an OwnedFd keeps its descriptor open and unchanged until it is dropped.
         pidfd: Some(unsafe {
             AsyncFd::register_with_interest(pidfd, Interest::READABLE)
@@ -136,10 +215,40 @@ pub(crate) async fn run(
         tree: Some(tree),
         control: Some(control_write),
     };
-    let mut stdout = Capture::new(stdout_read, limits.stdout_bytes)?;
-    let mut stderr = Capture::new(stderr_read, limits.stderr_bytes)?;
+    Ok(Started {
+        running,
+        stdout: Capture::new(stdout_read, limits.stdout_bytes)?,
+        stderr: Capture::new(stderr_read, limits.stderr_bytes)?,
+        status_read,
+        limits,
+        start,
+        cpu_ns_before: 0,
+    })
+}
+
+/// Supervises a started run to its end and reports it.
+pub(crate) async fn finish(
+    started: Started,
+    inner: &Inner,
+    cpu: Option<&CpuLease<'_>>,
+) -> Result<RunReport> {
+    let Started {
+        mut running,
+        mut stdout,
+        mut stderr,
+        status_read,
+        limits,
+        start,
+        cpu_ns_before,
+    } = started;
     let (killed, peak_memory) = running
-        .supervise(&mut stdout, &mut stderr, &limits, start, inner.cpus)
+        .supervise(
+            &mut stdout,
+            &mut stderr,
+            &limits,
+            (start, cpu_ns_before),
+            inner.cpus,
+        )
         .await?;
     let wall = start.elapsed();
 
@@ -156,14 +265,14 @@ pub(crate) async fn run(
     let report = measure(
         record,
         (killed, peak_memory),
-        &tree,
+        (&tree, cpu_ns_before),
         limits,
         wall,
         stdout.finish(),
         stderr.finish(),
     )?;
     Ok(RunReport {
-        cpu: cpu.as_ref().map(|lease| lease.cpu()),
+        cpu: cpu.map(CpuLease::cpu),
         cpu_shared: cpu.is_some_and(|lease| lease.shared),
         ..report
     })
@@ -224,7 +333,7 @@ impl Running {
         stdout: &mut Capture,
         stderr: &mut Capture,
         limits: &Limits,
-        start: Instant,
+        (start, cpu_ns_before): (Instant, u64),
         cpus: u64,
     ) -> Result<(Option<(LimitKind, Duration)>, u64)> {
         let pidfd = self.pidfd.as_ref().expect("supervised once");
@@ -271,6 +380,7 @@ impl Running {
                     let (used, memory) = tree
                         .usage()
                         .map_err(Error::io("read CPU time and memory"))?;
+                    let used = used.saturating_sub(cpu_ns_before);
                     peak_memory = peak_memory.max(memory.unwrap_or(0));
                     if used > cpu_limit_ns {
                         kill(LimitKind::CpuTime, &mut killed)?;
@@ -341,7 +451,7 @@ fn cpu_check_after(remaining_ns: u64, cpus: u64) -> Duration {
 fn measure(
     record: Option<Record>,
     (killed, peak_memory): (Option<(LimitKind, Duration)>, u64),
-    tree: &Tree,
+    (tree, cpu_ns_before): (&Tree, u64),
     limits: Limits,
     wall: Duration,
     stdout: Captured,
@@ -383,7 +493,8 @@ fn measure(
     let cpu_ns = cgroup
         .and_then(|c| c.cpu_time_ns().ok())
         .or_else(|| exited.map(|r| (r.utime_us + r.stime_us) * 1000))
-        .unwrap_or(0);
+        .unwrap_or(0)
+        .saturating_sub(cpu_ns_before);
     // The cgroup's peak is what the tree was charged, the figure the limit applies to. The
     // largest RSS also counts shared library pages charged to others (a JVM's exceed its
     // heap), so it only stands in where the kernel keeps no peak (cgroup v2 before 5.19).
@@ -546,7 +657,7 @@ fn pipe_pair() -> Result<(OwnedFd, OwnedFd)> {
 
 /// Stdin as an in-memory file: nothing to write concurrently with the run, so a program
 /// that reads no input can never block judgelet, and any size works.
-fn stdin_memfd(bytes: &[u8]) -> Result<OwnedFd> {
+pub(crate) fn stdin_memfd(bytes: &[u8]) -> Result<OwnedFd> {
     // SAFETY: memfd_create returns a new descriptor that we own.
     let fd = unsafe { libc::memfd_create(c"stdin".as_ptr(), libc::MFD_CLOEXEC) };
     if fd < 0 {

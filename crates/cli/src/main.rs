@@ -194,6 +194,11 @@ struct ServeArgs {
     /// Runs at once [default: the number of CPUs].
     #[arg(long, env = "JUDGELET_SLOTS")]
     slots: Option<usize>,
+    /// Interpreters started ahead per language with a warm runtime (languages.toml `warm`),
+    /// each waiting in its box for one run; 0 for none [default: --slots]. The namespaces
+    /// tier only.
+    #[arg(long, env = "JUDGELET_WARM", value_name = "N")]
+    warm: Option<usize>,
     /// Requests that may wait for a slot; more are refused with 429.
     #[arg(long, default_value_t = 512)]
     queue: usize,
@@ -462,6 +467,12 @@ fn languages(common: &Common, json: bool) -> Result<u8> {
 }
 
 fn toolchain(common: &Common) -> Result<Toolchain> {
+    toolchain_with(common, 0)
+}
+
+/// A toolchain with `warm_runtimes` interpreters waiting per language that has a warm
+/// runtime (`serve`; one-off commands start cold).
+fn toolchain_with(common: &Common, warm_runtimes: usize) -> Result<Toolchain> {
     let state_dir = common
         .state_dir
         .clone()
@@ -481,6 +492,7 @@ fn toolchain(common: &Common) -> Result<Toolchain> {
             .cache_dir
             .clone()
             .unwrap_or_else(|| state_dir.join("cache")),
+        warm_runtimes,
         ..ToolchainConfig::default()
     };
     Ok(Toolchain::new(sandbox, config)?)
@@ -573,7 +585,6 @@ fn print_human(outcome: &RunOutcome) -> Result<()> {
 }
 
 fn serve(common: &Common, args: &ServeArgs, function: Option<&str>) -> Result<u8> {
-    let toolchain = toolchain(common)?;
     let defaults = server::ServerConfig::default();
     let mut slots = args.slots.unwrap_or(defaults.slots).max(1);
     let mut queue = args.queue;
@@ -581,6 +592,7 @@ fn serve(common: &Common, args: &ServeArgs, function: Option<&str>) -> Result<u8
         slots = slots.min(inflight);
         queue = inflight - slots;
     }
+    let toolchain = toolchain_with(common, args.warm.unwrap_or(slots))?;
     let nonzero = |d: Option<Duration>| d.filter(|d| !d.is_zero());
     let deadline = [nonzero(args.exec_timeout), nonzero(args.write_timeout)]
         .into_iter()

@@ -345,6 +345,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain: Duration,
 ) -> std::io::Result<()> {
+    state.toolchain.warm_up();
     let deriving = AbortOnDrop(tokio::spawn(derive_time_limits(state.clone())));
     let background = state
         .queue
@@ -492,6 +493,7 @@ async fn render_metrics(State(state): State<Arc<AppState>>) -> Response {
             Err(e) => tracing::warn!(error = %e, "cannot read the queue's figures"),
         }
     }
+    state.metrics.warm(&state.toolchain.warm_stats());
     (
         [(
             header::CONTENT_TYPE,

@@ -46,6 +46,18 @@ pub struct Metrics {
     oldest_pending: Gauge<f64, std::sync::atomic::AtomicU64>,
     callbacks_due: Gauge,
     callbacks: Family<Delivery, Counter>,
+    warm_waiting: Gauge,
+    warm_memory: Gauge,
+    warm_runs: Family<WarmRun, Counter>,
+    /// Counters follow the toolchain's totals: one reader at a time adds the difference.
+    warm_update: std::sync::Mutex<()>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WarmRun {
+    /// `warm` (a waiting interpreter served it), `cold` (none waited), `lost` (one that
+    /// waited had died: its run started cold).
+    start: String,
 }
 
 impl Metrics {
@@ -114,8 +126,29 @@ impl Metrics {
             "Callback delivery attempts by outcome (delivered, retried, failed: given up)",
             callbacks.clone(),
         );
+        let (warm_waiting, warm_memory) = (Gauge::default(), Gauge::default());
+        let warm_runs = Family::<WarmRun, Counter>::default();
+        registry.register(
+            "judgelet_warm_waiting",
+            "Interpreters started ahead, waiting for a run (warm runtimes)",
+            warm_waiting.clone(),
+        );
+        registry.register(
+            "judgelet_warm_memory_bytes",
+            "Memory the waiting interpreters hold",
+            warm_memory.clone(),
+        );
+        registry.register(
+            "judgelet_warm_runs",
+            "Runs of languages with a warm runtime, by how they started",
+            warm_runs.clone(),
+        );
         Metrics {
             registry,
+            warm_waiting,
+            warm_memory,
+            warm_runs,
+            warm_update: std::sync::Mutex::new(()),
             invocations,
             outcomes,
             duration,
@@ -172,6 +205,23 @@ impl Metrics {
             .oldest_queued_at
             .map_or(0.0, |at| (store::now() - at).max(0) as f64 / 1000.0);
         self.oldest_pending.set(age);
+    }
+
+    /// The warm runtimes' figures, as the toolchain has them now.
+    pub fn warm(&self, stats: &lang::WarmStats) {
+        self.warm_waiting.set(stats.waiting as i64);
+        self.warm_memory.set(stats.memory_bytes as i64);
+        let _one = self.warm_update.lock().unwrap_or_else(|e| e.into_inner());
+        for (start, total) in [
+            ("warm", stats.served),
+            ("cold", stats.cold),
+            ("lost", stats.lost),
+        ] {
+            let counter = self.warm_runs.get_or_create(&WarmRun {
+                start: start.to_owned(),
+            });
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
     }
 
     /// The Prometheus text exposition.

@@ -133,6 +133,10 @@ async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("grading") => grading().await,
+        Some("python") => {
+            let runs = args.get(1).map(|r| r.parse()).transpose()?.unwrap_or(300);
+            python_runs(runs).await
+        }
         Some("distinct-c") => {
             let [_, url, requests, concurrency] = &args[..] else {
                 anyhow::bail!("usage: judgelet-bench-overhead distinct-c URL REQUESTS CONCURRENCY");
@@ -613,5 +617,96 @@ async fn overhead(runs: usize, isolation: Isolation) -> Result<()> {
         std::fs::read_to_string("/proc/sys/kernel/osrelease")?.trim()
     );
     tokio::time::sleep(Duration::from_millis(10)).await;
+    Ok(())
+}
+
+/// A program whose every run prints something else (its hash secret shows in `hash`):
+/// nothing may serve a run the output of an earlier one.
+const PY_DISTINCT: &str = "print('hello', hash('judgelet'))\n";
+
+/// Fails unless `output` is a hello unlike the last one seen.
+fn distinct(output: &[u8]) -> Result<()> {
+    static LAST: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+    ensure!(output.starts_with(b"hello "), "printed {output:?}");
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    ensure!(*last != output, "an output repeated: {output:?}");
+    *last = output.to_vec();
+    Ok(())
+}
+
+/// Python through the toolchain, started cold and served by waiting interpreters (warm
+/// runtimes), against bare `python3 main.py`; `runs` per cell.
+async fn python_runs(runs: usize) -> Result<()> {
+    let work = tempfile::tempdir()?;
+    std::fs::write(work.path().join("main.py"), PY_DISTINCT)?;
+    let cache = tempfile::tempdir_in("/dev/shm")?;
+    let sandbox = Sandbox::new(SandboxConfig::default())?;
+    let toolchain = |warm_runtimes| {
+        Toolchain::new(
+            sandbox.clone(),
+            ToolchainConfig {
+                cache_dir: cache.path().to_owned(),
+                warm_runtimes,
+                ..ToolchainConfig::default()
+            },
+        )
+        .map(Arc::new)
+    };
+    let dir = work.path().to_owned();
+    let bare = measure(runs, move || {
+        let dir = dir.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let out = std::process::Command::new(PYTHON)
+                    .arg("main.py")
+                    .current_dir(&dir)
+                    .output()?;
+                distinct(&out.stdout)
+            })
+            .await?
+        }
+    })
+    .await?;
+    let mut rows = Vec::new();
+    for (case, warm_runtimes) in [
+        ("Python hello, started cold (the launcher)", 0),
+        ("Python hello, warm runtimes", 2),
+    ] {
+        let toolchain = toolchain(warm_runtimes)?;
+        toolchain.warm_up();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let runner = toolchain.clone();
+        let judged = measure(runs, move || {
+            let toolchain = runner.clone();
+            async move {
+                let request = RunRequest {
+                    language: "python".into(),
+                    source: PY_DISTINCT.as_bytes().to_vec(),
+                    ..RunRequest::default()
+                };
+                distinct(toolchain.run(request).await?.stdout())
+            }
+        })
+        .await?;
+        let stats = toolchain.warm_stats();
+        rows.push(format!(
+            "{} {} served warm, {} cold |",
+            row(case, &bare, &judged),
+            stats.served,
+            stats.cold
+        ));
+    }
+    println!("| case | bare median ms | judgelet median ms | overhead | bare ms (2 workers) | judgelet ms (2 workers) | bare runs/s | judgelet runs/s | runs |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for row in rows {
+        println!("{row}");
+    }
+    println!();
+    println!(
+        "{runs} runs per cell after {} warm-up runs; every output checked unlike the one before; host: {} CPUs; {}",
+        runs / 10,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")?.trim()
+    );
     Ok(())
 }

@@ -232,6 +232,8 @@ pub fn pack(dir: &Path) -> std::io::Result<Vec<u8>> {
     let root = dir.canonicalize()?;
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let mut pending: Vec<PathBuf> = vec![root.clone()];
+    // Folders taken, by their real path: a link to one of them (`a -> .`) would be a loop.
+    let mut taken = std::collections::HashSet::from([root.clone()]);
     let zip_error = |e: zip::result::ZipError| std::io::Error::other(e.to_string());
     while let Some(folder) = pending.pop() {
         let mut children: Vec<PathBuf> = std::fs::read_dir(&folder)?
@@ -261,6 +263,13 @@ pub fn pack(dir: &Path) -> std::io::Result<Vec<u8>> {
                 .compression_method(zip::CompressionMethod::Deflated)
                 .unix_permissions(mode);
             if metadata.is_dir() {
+                if !taken.insert(target.clone()) {
+                    return Err(std::io::Error::other(format!(
+                        "{} links to {}, a folder the package already has",
+                        child.display(),
+                        target.display()
+                    )));
+                }
                 writer.add_directory(name, options).map_err(zip_error)?;
                 pending.push(child);
             } else {
@@ -275,6 +284,27 @@ pub fn pack(dir: &Path) -> std::io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_linking_back_into_the_package_is_refused_not_followed_forever() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("problem.yaml"), "name: loop\n").unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        std::os::unix::fs::symlink("..", dir.path().join("data/up")).unwrap();
+        let error = pack(dir.path()).unwrap_err().to_string();
+        assert!(
+            error.contains("a folder the package already has"),
+            "{error}"
+        );
+        // A link to a file inside the package is packed as the file.
+        std::fs::remove_file(dir.path().join("data/up")).unwrap();
+        std::os::unix::fs::symlink("../problem.yaml", dir.path().join("data/copy.yaml")).unwrap();
+        let zipped = pack(dir.path()).unwrap();
+        let archive = zip::ZipArchive::new(std::io::Cursor::new(zipped)).unwrap();
+        assert!(archive
+            .file_names()
+            .any(|n| n.is_ok_and(|n| n == "data/copy.yaml")));
+    }
 
     #[test]
     fn only_plain_relative_names_are_safe() {

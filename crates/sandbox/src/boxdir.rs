@@ -88,10 +88,6 @@ impl SandboxBox {
             .map_err(Error::io("give a box file to its user"))
     }
 
-    /// Puts the host file `source` into the box as `name`, read-only to the program: a hard
-    /// link where the file system allows, a copy otherwise (another file system; or a file
-    /// judgelet does not own while running without privileges, which `protected_hardlinks`
-    /// refuses to link).
     /// A FIFO in the box, its user's, held open for reading and writing by judgelet (so it
     /// never blocks, and what is written waits for the program to read it).
     pub(crate) fn make_fifo(&self, name: &str) -> Result<fs::File> {
@@ -113,6 +109,10 @@ impl SandboxBox {
         Ok(fifo)
     }
 
+    /// Puts the host file `source` into the box as `name`, read-only to the program: a hard
+    /// link where the file system allows, a copy otherwise (another file system; or a file
+    /// judgelet does not own while running without privileges, which `protected_hardlinks`
+    /// refuses to link).
     pub fn add_readonly(&self, source: &Path, name: &str) -> Result<()> {
         let path = self.entry(name)?;
         match fs::hard_link(source, &path) {

@@ -27,7 +27,6 @@ pub struct Parked {
     stdin: File,
     start: File,
     boxed: SandboxBox,
-    limits: Limits,
     inner: Arc<Inner>,
 }
 
@@ -58,7 +57,6 @@ impl Sandbox {
             stdin: ours,
             start,
             boxed,
-            limits: command.limits,
             inner: self.inner.clone(),
         })
     }
@@ -71,7 +69,7 @@ impl Parked {
     }
 
     pub fn limits(&self) -> &Limits {
-        &self.limits
+        &self.started.limits
     }
 
     /// Whether the program still waits (a crashed or killed one never serves a run).
@@ -92,7 +90,6 @@ impl Parked {
             stdin: stdin_file,
             start,
             boxed,
-            limits: _,
             inner,
         } = self;
         // At offset 0 without moving the file offset the program shares: it reads it all.

@@ -46,7 +46,7 @@ pub(crate) struct Started {
     stdout: Capture,
     stderr: Capture,
     status_read: OwnedFd,
-    limits: Limits,
+    pub(crate) limits: Limits,
     /// When the run's clock started, and the CPU time its tree had used by then: a parked
     /// run's clock starts when it is told to go, its warm-up not counted.
     pub(crate) start: Instant,
@@ -91,9 +91,11 @@ impl Started {
                 let done = unsafe {
                     libc::sched_setaffinity(task, std::mem::size_of::<libc::cpu_set_t>(), &mask)
                 };
-                match done == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
+                let error = io::Error::last_os_error();
+                // A task that ended meanwhile needs no CPU.
+                match done == 0 || error.raw_os_error() == Some(libc::ESRCH) {
                     true => Ok(()),
-                    false => Err(io::Error::last_os_error()),
+                    false => Err(error),
                 }
             }),
             _ => Ok(()),

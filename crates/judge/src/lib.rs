@@ -918,11 +918,11 @@ async fn run_interactive(context: &Context, case: &TestCase) -> Result<TestRepor
     let (submission_reads, validator_writes) = std::io::pipe().map_err(sandbox_io)?;
     let (validator_reads, submission_writes) = std::io::pipe().map_err(sandbox_io)?;
     // Which side stopped talking first, as the kernel ordered the two pipes' hang-ups.
-    let hangup = sandbox::first_hangup(
+    let mut hangup = sandbox::first_hangup(
         submission_reads.try_clone().map_err(sandbox_io)?.into(),
         validator_reads.try_clone().map_err(sandbox_io)?.into(),
     )
-    .await;
+    .map_err(sandbox_io)?;
     let validator_command =
         toolchain.command(validator, &validator_args(case), context.validator_limits);
     let submission_command = toolchain.command(&context.program, &[], context.limits);
@@ -943,35 +943,28 @@ async fn run_interactive(context: &Context, case: &TestCase) -> Result<TestRepor
         },
     );
     tokio::pin!(judging, solving);
-    let mut hangup = hangup;
-    // The order of the hang-ups, once it had to be known before both ended.
+    // The order, once it had to be known before both ended (a watch resolves once).
     let mut order = None;
     let (judged, solved) = tokio::select! {
         judged = &mut judging => {
             let judged = judged?;
-            let first = match judged.exit_code {
-                Some(43) => *order.insert((&mut hangup).await.unwrap_or(Hangup::Both)),
-                _ => Hangup::Both,
-            };
-            if matches!(first, Hangup::Second) {
+            if judged.exit_code != Some(43) {
+                (judged, Some(solving.await?))
+            } else if *order.insert((&mut hangup).await.map_err(sandbox_io)?) == Hangup::Second {
                 // The submission stopped talking first (it closed its output), and the
                 // validator rejected what it had: the submission's own end decides, within
                 // its limits, since a crash or an overrun after it fell silent is what its
                 // author needs to see. If it then exits cleanly, the rejection stands.
-                let solved = solving.await?;
-                (judged, Some(solved))
-            } else if judged.exit_code == Some(43) {
-                // The submission may have ended just before, its report not yet in: give it a
-                // moment, then let the stamps say who ended first. One still running is
-                // killed: the rejection came first.
+                (judged, Some(solving.await?))
+            } else {
+                // The rejection came first: a submission still running is killed. It may be
+                // ending anyway (it read the end): a moment for its report, for its time and
+                // memory.
                 let solved = tokio::time::timeout(std::time::Duration::from_millis(200), &mut solving).await;
                 match solved {
                     Ok(solved) => (judged, Some(solved?)),
                     Err(_) => (judged, None),
                 }
-            } else {
-                let solved = solving.await?;
-                (judged, Some(solved))
             }
         }
         solved = &mut solving => {
@@ -980,14 +973,15 @@ async fn run_interactive(context: &Context, case: &TestCase) -> Result<TestRepor
         }
     };
     let shown = case.sample || context.reveal_secret;
-    let hangup = match order {
-        Some(order) => order,
-        None => hangup.await.unwrap_or(Hangup::Both),
-    };
+    let rejected_first = judged.exit_code == Some(43)
+        && match order {
+            Some(order) => order,
+            // Both have ended, so both pipes have hung up.
+            None => hangup.await.map_err(sandbox_io)?,
+        } == Hangup::First;
     if let Some(solved) = &solved {
         uncompiled(context, solved)?;
     }
-    let rejected_first = rejection_came_first(&judged, solved.as_ref(), hangup);
     let mut report = match &solved {
         Some(solved) => base_report(case, solved, solved.status.into()),
         None => TestReport {
@@ -1010,77 +1004,9 @@ async fn run_interactive(context: &Context, case: &TestCase) -> Result<TestRepor
     Ok(report)
 }
 
-/// Whether the validator rejected before the submission ended. The order of the two pipes'
-/// hang-ups decides (the validator's output pipe hanging up first means it stopped talking
-/// first). When both had hung up before the watcher looked, the stamps decide; they are
-/// taken when each box's init reaps its program, after its pipes closed, so a submission woken
-/// by the validator's end can be stamped first on a busy machine. A submission killed by
-/// SIGPIPE, though, wrote to a pipe the validator no longer read: the rejection came first.
-fn rejection_came_first(judged: &RunReport, solved: Option<&RunReport>, hangup: Hangup) -> bool {
-    judged.exit_code == Some(43)
-        && solved.is_none_or(|solved| match hangup {
-            Hangup::First => true,
-            Hangup::Second => false,
-            Hangup::Both => solved.signal == Some(SIGPIPE) || judged.ended_at < solved.ended_at,
-        })
-}
-
-/// Linux's SIGPIPE; the judge crate has no other use for libc.
-const SIGPIPE: i32 = 13;
-
 fn sandbox_io(source: std::io::Error) -> Error {
     Error::Sandbox(sandbox::Error::Io {
-        context: "create a pipe between submission and validator",
+        context: "connect submission and validator",
         source,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    fn ended(exit_code: Option<i32>, signal: Option<i32>, at_ms: u64) -> RunReport {
-        RunReport {
-            status: sandbox::Status::Ok,
-            limit_exceeded: None,
-            exit_code,
-            signal,
-            cpu_time_ms: 0.0,
-            wall_time_ms: 0.0,
-            memory_kib: 0,
-            stdout: Default::default(),
-            stderr: Default::default(),
-            limits: Limits::RUN_DEFAULTS,
-            ended_at: Duration::from_millis(at_ms),
-            isolation: sandbox::Isolation::Namespaces,
-            cpu: None,
-            cpu_shared: false,
-        }
-    }
-
-    #[test]
-    fn a_rejection_comes_first_by_the_hangups_then_the_stamps_or_a_broken_pipe() {
-        let rejected = ended(Some(43), None, 10);
-        let first =
-            |solved: Option<&RunReport>, hangup| rejection_came_first(&rejected, solved, hangup);
-        // The kernel's order of hang-ups decides, whatever the stamps say.
-        assert!(first(Some(&ended(Some(1), None, 9)), Hangup::First));
-        assert!(!first(Some(&ended(Some(1), None, 11)), Hangup::Second));
-        // Never ended: killed after the rejection.
-        assert!(first(None, Hangup::Second));
-        // A tie: stamped after the rejection, or killed by a write nobody read.
-        assert!(first(Some(&ended(Some(1), None, 11)), Hangup::Both));
-        assert!(!first(Some(&ended(Some(1), None, 9)), Hangup::Both));
-        assert!(!first(Some(&ended(None, Some(11), 9)), Hangup::Both));
-        assert!(first(Some(&ended(None, Some(SIGPIPE), 9)), Hangup::Both));
-        // An acceptance never overrides the submission's own failure.
-        let accepted = ended(Some(42), None, 10);
-        let solved = ended(None, Some(SIGPIPE), 11);
-        assert!(!rejection_came_first(
-            &accepted,
-            Some(&solved),
-            Hangup::First
-        ));
-    }
 }

@@ -190,8 +190,6 @@ pub(crate) struct Record {
     pub utime_us: u64,
     pub stime_us: u64,
     pub maxrss_kib: u64,
-    /// CLOCK_MONOTONIC when init reaped the program, in nanoseconds.
-    pub exited_ns: u64,
 }
 
 impl Record {
@@ -504,12 +502,9 @@ unsafe fn supervise(plan: &ChildPlan, program: libc::pid_t, signals: c_int) -> !
             }
             if pid == program {
                 if let Mode::Unprivileged { .. } = plan.mode {
-                    end_group(plan, program, Some((status, monotonic_ns())));
+                    end_group(plan, program, Some(status));
                 }
-                write_record(
-                    plan.fds.status,
-                    &exit_record(status, monotonic_ns(), &usage.assume_init()),
-                );
+                write_record(plan.fds.status, &exit_record(status, &usage.assume_init()));
                 libc::_exit(0);
             }
         }
@@ -518,31 +513,28 @@ unsafe fn supervise(plan: &ChildPlan, program: libc::pid_t, signals: c_int) -> !
 
 /// Ends an `unprivileged` run: kills the program's process group, reaps every process of
 /// the tree (orphans came to init, the subreaper), and reports the program's end with the
-/// usage of the whole tree. `ended` is the program's wait status and end, if known yet.
-unsafe fn end_group(plan: &ChildPlan, program: libc::pid_t, mut ended: Option<(c_int, u64)>) -> ! {
+/// usage of the whole tree. `ended` is the program's wait status, if known yet.
+unsafe fn end_group(plan: &ChildPlan, program: libc::pid_t, mut ended: Option<c_int>) -> ! {
     libc::kill(-program, libc::SIGKILL);
     loop {
         let mut status = 0;
         let pid = libc::wait4(-1, &mut status, 0, std::ptr::null_mut());
         if pid == program {
-            ended.get_or_insert((status, monotonic_ns()));
+            ended.get_or_insert(status);
         }
         if pid < 0 && errno() != libc::EINTR {
             break;
         }
     }
-    if let Some((status, at)) = ended {
+    if let Some(status) = ended {
         let mut usage = MaybeUninit::<libc::rusage>::zeroed();
         libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
-        write_record(
-            plan.fds.status,
-            &exit_record(status, at, &usage.assume_init()),
-        );
+        write_record(plan.fds.status, &exit_record(status, &usage.assume_init()));
     }
     libc::_exit(0)
 }
 
-fn exit_record(wait_status: c_int, exited_ns: u64, usage: &libc::rusage) -> Record {
+fn exit_record(wait_status: c_int, usage: &libc::rusage) -> Record {
     let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
     Record {
         kind: Record::EXITED,
@@ -550,15 +542,8 @@ fn exit_record(wait_status: c_int, exited_ns: u64, usage: &libc::rusage) -> Reco
         utime_us: micros(usage.ru_utime),
         stime_us: micros(usage.ru_stime),
         maxrss_kib: usage.ru_maxrss as u64,
-        exited_ns,
         ..Record::default()
     }
-}
-
-/// CLOCK_MONOTONIC in nanoseconds, without allocating.
-fn monotonic_ns() -> u64 {
-    let now = crate::process::monotonic_now();
-    now.as_secs() * 1_000_000_000 + u64::from(now.subsec_nanos())
 }
 
 /// Reports a failure before execve to `init`, then exits.

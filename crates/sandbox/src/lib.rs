@@ -54,7 +54,7 @@ pub use error::{Error, Result, Stage};
 pub use limits::{Clamp, Limits, LimitsRequest};
 pub use mounts::{Entry, MountPlan, BOX_PATH};
 pub use parked::Parked;
-pub use process::{first_hangup, Hangup};
+pub use process::{first_hangup, FirstHangup, Hangup};
 pub use report::{Captured, LimitKind, RunReport, Status};
 pub use seccomp::POLICY_JSON as SECCOMP_POLICY_JSON;
 

@@ -2,7 +2,7 @@
 //! reap it. A pidfd names one process for good, so a recycled pid is never signalled.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -89,57 +89,141 @@ pub(crate) async fn exited(pidfd: &AsyncFd<OwnedFd>) -> io::Result<()> {
     Ok(())
 }
 
-/// Now, on CLOCK_MONOTONIC: the clock init stamps exits with, comparable across processes.
-pub(crate) fn monotonic_now() -> std::time::Duration {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we pass.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
-    std::time::Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
-}
-
 /// Which of two pipes lost its writers first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hangup {
     First,
     Second,
-    /// Both had, by the time the watcher looked: their order is unknown.
-    Both,
+}
+
+/// Resolves to which of two watched pipes hung up first: see [`first_hangup`].
+pub struct FirstHangup(tokio::task::JoinHandle<io::Result<Hangup>>);
+
+impl std::future::Future for FirstHangup {
+    type Output = io::Result<Hangup>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|joined| joined.map_err(io::Error::other).and_then(|order| order))
+    }
 }
 
 /// Watches two pipes through read ends of their own (`first`, `second`) and tells which
 /// lost its last writer first: for two programs talking through crossed pipes, which one
-/// stopped talking (exited, or closed its stdout) first. Kernel ordering, not stamps: a
-/// thread waits in `poll` for hang-ups only (no data wakes it), and whichever pipe has hung up
-/// while the other has not came first. The read ends are closed at once then, so writers
-/// still going get `EPIPE` as they would without them. Resolves once the thread is about to
-/// wait, so that programs started after it are watched from their start.
-pub async fn first_hangup(first: OwnedFd, second: OwnedFd) -> tokio::task::JoinHandle<Hangup> {
-    let (started, watching) = tokio::sync::oneshot::channel();
-    let handle = tokio::task::spawn_blocking(move || {
-        // Events 0: poll still reports POLLHUP, and nothing else.
-        let mut fds = [first.as_raw_fd(), second.as_raw_fd()].map(|fd| libc::pollfd {
-            fd,
+/// stopped talking (exited, or closed its stdout) first.
+///
+/// The order is the kernel's record, not an observation: both pipes are in one epoll set
+/// that waits for hang-ups only (no data wakes it), and epoll queues ready descriptors in the
+/// order their wake-ups ran. A pipe's wake-up runs inside the `close` that hangs it up, under
+/// the pipe's lock, before a reader can see the end; so when one program ends because it read
+/// the other's end, the other's hang-up is queued first, however late this task looks (a
+/// `poll` would then see both and could not tell). The read ends are closed as soon as the
+/// first is known, so writers still going get `EPIPE` as they would without them.
+///
+/// Must be called within a Tokio runtime, before either program starts.
+pub fn first_hangup(first: OwnedFd, second: OwnedFd) -> io::Result<FirstHangup> {
+    // SAFETY: plain system call; the descriptor is owned at once.
+    let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if epoll < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor nothing else owns.
+    let epoll = unsafe { OwnedFd::from_raw_fd(epoll) };
+    for (which, pipe) in [&first, &second].into_iter().enumerate() {
+        // Events 0: epoll always reports EPOLLHUP and EPOLLERR, and a pipe's data wake-ups
+        // (keyed EPOLLIN) are filtered out before they reach the ready list.
+        let mut event = libc::epoll_event {
             events: 0,
-            revents: 0,
-        });
-        let _ = started.send(());
+            u64: which as u64,
+        };
+        // SAFETY: both descriptors are ours and open; the kernel copies `event`.
+        let added = unsafe {
+            libc::epoll_ctl(
+                epoll.as_raw_fd(),
+                libc::EPOLL_CTL_ADD,
+                pipe.as_raw_fd(),
+                &mut event,
+            )
+        };
+        if added < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    // SAFETY: an OwnedFd keeps its descriptor open and unchanged until it is dropped.
+    let epoll = unsafe { AsyncFd::register_with_interest(epoll, Interest::READABLE) }
+        .map_err(io::Error::from)?;
+    Ok(FirstHangup(tokio::spawn(async move {
+        let _watched = (first, second);
         loop {
-            // SAFETY: poll on two descriptors we own, for as long as this closure lives.
-            if unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } > 0 {
-                let hung = |p: &libc::pollfd| {
-                    p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
-                };
-                return match (hung(&fds[0]), hung(&fds[1])) {
-                    (true, false) => Hangup::First,
-                    (false, true) => Hangup::Second,
-                    _ => Hangup::Both,
-                };
+            let mut ready = epoll.readable().await?;
+            let mut events = [libc::epoll_event { events: 0, u64: 0 }; 2];
+            // SAFETY: room for two events in `events`; timeout 0, so it never blocks.
+            let n = unsafe { libc::epoll_wait(epoll.as_raw_fd(), events.as_mut_ptr(), 2, 0) };
+            match n {
+                n if n > 0 => {
+                    // Ready order: the first event is the first hang-up.
+                    let first_ready = events[0].u64;
+                    return Ok(if first_ready == 0 {
+                        Hangup::First
+                    } else {
+                        Hangup::Second
+                    });
+                }
+                0 => ready.clear_ready(),
+                _ => {
+                    let error = io::Error::last_os_error();
+                    if error.kind() != io::ErrorKind::Interrupted {
+                        return Err(error);
+                    }
+                }
             }
         }
-    });
-    let _ = watching.await;
-    handle
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    // A current-thread runtime runs the watcher only when the test awaits it: every pipe
+    // operation below happens before it looks, the case a poll could not order.
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_first_hangup_is_the_kernels_order_however_late_the_watcher_looks() {
+        for second_first in [true, false] {
+            let (first_read, first_write) = std::io::pipe().unwrap();
+            let (second_read, second_write) = std::io::pipe().unwrap();
+            let watch = first_hangup(first_read.into(), second_read.into()).unwrap();
+            let (early, late) = if second_first {
+                (second_write, first_write)
+            } else {
+                (first_write, second_write)
+            };
+            drop(early);
+            drop(late);
+            let expected = if second_first {
+                Hangup::Second
+            } else {
+                Hangup::First
+            };
+            assert_eq!(watch.await.unwrap(), expected);
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn data_is_not_a_hangup_and_the_read_ends_close_once_one_is_known() {
+        let (first_read, mut first_write) = std::io::pipe().unwrap();
+        let (second_read, second_write) = std::io::pipe().unwrap();
+        let watch = first_hangup(first_read.into(), second_read.into()).unwrap();
+        first_write.write_all(b"talking").unwrap();
+        drop(second_write);
+        assert_eq!(watch.await.unwrap(), Hangup::Second);
+        // The watcher held the only read end: a writer still going now gets EPIPE.
+        let error = first_write.write_all(b"more").unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe);
+    }
 }

@@ -92,11 +92,6 @@ pub struct RunReport {
     pub stderr: Captured,
     /// The limits the run was held to.
     pub limits: Limits,
-    /// When the run ended, on the system-wide monotonic clock: when the main process exited
-    /// on its own, or when judgelet decided to kill it. Orders the two sides of an
-    /// interactive run by cause: a side's end comes before anything the other side does
-    /// because of it.
-    pub ended_at: std::time::Duration,
     /// The isolation tier the run had.
     pub isolation: crate::Isolation,
     /// The CPU the run was pinned to, when runs are pinned.

@@ -337,7 +337,7 @@ impl Running {
         limits: &Limits,
         (start, cpu_ns_before): (Instant, u64),
         cpus: u64,
-    ) -> Result<(Option<(LimitKind, Duration)>, u64)> {
+    ) -> Result<(Option<LimitKind>, u64)> {
         let pidfd = self.pidfd.as_ref().expect("supervised once");
         let tree = self.tree.as_ref().expect("supervised once");
         let control = &mut self.control;
@@ -346,11 +346,11 @@ impl Running {
         let memory_limit = limits.memory_kib * 1024;
         let mut check = start + tree.next_check(cpu_limit_ns, cpus);
         let mut peak_memory = 0;
-        let mut killed: Option<(LimitKind, Duration)> = None;
+        let mut killed: Option<LimitKind> = None;
         let (mut exited, mut out_done, mut err_done) = (false, false, false);
-        let mut kill = |why: LimitKind, killed: &mut Option<(LimitKind, Duration)>| -> Result<()> {
+        let mut kill = |why: LimitKind, killed: &mut Option<LimitKind>| -> Result<()> {
             if killed.is_none() {
-                *killed = Some((why, process::monotonic_now()));
+                *killed = Some(why);
                 match tree {
                     Tree::Cgroup(_) => {
                         process::kill(pidfd.get_ref()).map_err(Error::io("kill a run"))?
@@ -452,7 +452,7 @@ fn cpu_check_after(remaining_ns: u64, cpus: u64) -> Duration {
 
 fn measure(
     record: Option<Record>,
-    (killed, peak_memory): (Option<(LimitKind, Duration)>, u64),
+    (killed, peak_memory): (Option<LimitKind>, u64),
     (tree, cpu_ns_before): (&Tree, u64),
     limits: Limits,
     wall: Duration,
@@ -507,12 +507,7 @@ fn measure(
         (Some(_), None) => exited.map_or(0, |r| r.maxrss_kib),
         (None, _) => (peak_memory / 1024).max(exited.map_or(0, |r| r.maxrss_kib)),
     };
-    let limit_exceeded = classify(
-        killed.map(|(why, _)| why),
-        oom,
-        cpu_ns > limits.cpu_time_ms * 1_000_000,
-        signal,
-    );
+    let limit_exceeded = classify(killed, oom, cpu_ns > limits.cpu_time_ms * 1_000_000, signal);
     let status = match (limit_exceeded, exit_code) {
         (Some(limit), _) => limit.status(),
         (None, Some(0)) => Status::Ok,
@@ -529,11 +524,6 @@ fn measure(
         stdout,
         stderr,
         limits,
-        ended_at: match (killed, exited) {
-            (Some((_, at)), _) => at,
-            (None, Some(r)) => Duration::from_nanos(r.exited_ns),
-            (None, None) => process::monotonic_now(),
-        },
         isolation: match tree {
             Tree::Cgroup(_) => Isolation::Namespaces,
             Tree::Group { .. } => Isolation::Unprivileged,

@@ -3,6 +3,7 @@
 python3 bench/warm.py bare PROGRAM RUNS          bare python3: one at a time, then 2 workers
 python3 bench/warm.py distinct URL PROGRAM       fails unless two replies differ
 python3 bench/warm.py alone URL PROGRAM RUNS     one request at a time: latencies
+python3 bench/warm.py secret PROGRAM RUNS        how far into a start CPython draws its hash secret
 python3 bench/warm.py report OUT [--splice RESULTS.md]
 """
 import concurrent.futures
@@ -39,6 +40,23 @@ def bare(program, runs):
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         list(pool.map(lambda _: once(), range(runs)))
     return {"alone": alone, "parallel_rps": runs / (time.perf_counter() - start)}
+
+
+def secret(program, runs):
+    """Times, from `execve`, of the 24-byte `getrandom` (the hash secret: it is gone with
+    PYTHONHASHSEED=0) and of `exit_group`, by strace tracing those calls only (seccomp-bpf
+    filtered, so no other call stops)."""
+    trace = ["strace", "-f", "--seccomp-bpf", "-ttt", "-e", "trace=execve,getrandom,exit_group"]
+    at, total = [], []
+    for _ in range(runs):
+        run = subprocess.run(trace + ["/usr/bin/python3", program], capture_output=True, check=True, text=True)
+        stamps = [line.split(None, 1) for line in run.stderr.splitlines() if line[:1].isdigit()]
+        start = float(stamps[0][0])
+        drawn = next(float(t) for t, call in stamps if call.startswith("getrandom(") and ", 24," in call)
+        ended = next(float(t) for t, call in stamps if call.startswith("exit_group("))
+        at.append((drawn - start) * 1e3)
+        total.append((ended - start) * 1e3)
+    return {"at_ms": at, "total_ms": total}
 
 
 def post(url, program):
@@ -88,9 +106,17 @@ def report(out):
             f"| **{single:.1f}** | {single / floor_ms:.2f}× |"
         )
     metrics = open(os.path.join(out, "python_warm_metrics.txt")).read().strip().replace("\n", "; ")
+    drawn = load("secret.json")
+    at, total = statistics.median(drawn["at_ms"]), statistics.median(drawn["total_ms"])
+    share = statistics.median(a / t for a, t in zip(drawn["at_ms"], drawn["total_ms"]))
     lines += [
         "",
         f"The warm server's `/metrics` after: `{metrics}`.",
+        "",
+        f"Where a bare start draws its hash secret (strace, {len(total)} starts): **{at:.1f} ms** into a",
+        f"{total:.1f} ms start, median share **{share:.0%}**. Everything after it depends on the",
+        "secret, so a zygote forked before it saves at most that share; one forked after it",
+        "shares the secret with every run it serves.",
         "",
         "The sandbox alone (`judgelet-bench-overhead python`, the toolchain without HTTP):",
         "",
@@ -122,6 +148,8 @@ if __name__ == "__main__":
         json.dump(bare(sys.argv[2], int(sys.argv[3])), sys.stdout)
     elif mode == "distinct":
         distinct(sys.argv[2], sys.argv[3])
+    elif mode == "secret":
+        json.dump(secret(sys.argv[2], int(sys.argv[3])), sys.stdout)
     elif mode == "alone":
         json.dump(alone(sys.argv[2], sys.argv[3], int(sys.argv[4])), sys.stdout)
     else:

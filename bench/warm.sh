@@ -6,7 +6,7 @@
 # class-data-sharing archive of the JDK classes programs use, and JavaScript. Every program
 # prints what differs per run, and the benchmark checks replies differ. Writes
 # OUT/warm.md (default bench/out-warm) and, run on its own, its section of
-# bench/RESULTS.md. A few minutes; root, ab.
+# bench/RESULTS.md. A few minutes; root, ab, strace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bench/out-warm}
@@ -25,6 +25,8 @@ echo "bench: the sandbox alone"
 $bin/judgelet-bench-overhead python 300 > "$out/sandbox.md"
 echo "bench: bare python3"
 /usr/bin/python3 bench/warm.py bare "$state/hello.py" 300 > "$out/bare.json"
+echo "bench: where a bare start draws its hash secret"
+/usr/bin/python3 bench/warm.py secret "$state/hello.py" 60 > "$out/secret.json"
 
 # The JDK classes a typical program loads, archived once (as scripts/setup.sh would).
 jdk=/usr/lib/jvm/java-17-openjdk-amd64/bin

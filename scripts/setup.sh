@@ -15,6 +15,7 @@ packages=(
   rustc                    # Rust (Debian's, in /usr: the sandbox shows /usr, not ~/.cargo)
   nodejs                   # JavaScript
   apache2-utils            # ab, for bench/run.sh
+  strace                   # bench/warm.sh: where a Python start draws its hash secret
   curl ca-certificates     # the README's examples and the gateway tests' report replay
   chromium                 # the page's end-to-end tests (driven by playwright-core)
   postgresql-15            # the store's PostgreSQL backend: tests start throwaway clusters

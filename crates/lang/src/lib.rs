@@ -356,14 +356,18 @@ impl Toolchain {
         let mut report = match (&program.files, language.warm_entry) {
             (ProgramFiles::Source(submission), Some(entry_at)) if self.warm.enabled() => {
                 let parked = self.warm.take(&language.id, &limits);
-                self.replenish(language, entry_at, limits);
-                match parked {
+                let report = match parked {
                     Some(parked) => {
                         let message = warm::message(&program.run, entry_at, args);
-                        warm::go(parked, &submission.files, &stdin, &message).await?
+                        warm::go(parked, &submission.files, &stdin, &message).await
                     }
-                    None => self.cold(program, files, stdin, args, limits).await?,
-                }
+                    None => self
+                        .cold(program, files, stdin, args, limits)
+                        .await
+                        .map_err(Into::into),
+                };
+                self.replenish(language, entry_at, limits);
+                report?
             }
             _ => self.cold(program, files, stdin, args, limits).await?,
         };

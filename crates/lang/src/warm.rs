@@ -1,7 +1,8 @@
 //! Warm runtimes: for a language that opts in (`warm = true` in `languages.toml`), programs
 //! started ahead of their requests, each in a box of its own, waiting there for the request
 //! (`sandbox::Parked`). A run takes one whose limits are its own, else starts cold; either
-//! way another is started for the next. A waiting program serves one run and only one, so a
+//! way another is started for the next once it has ended (beside it, on a busy machine, the
+//! next one's start would slow the run it was meant to speed). A waiting program serves one run and only one, so a
 //! run sees a fresh interpreter (its own hash secret, nothing another run did) and the CPU
 //! time of its warm-up is not the run's. docs/performance.md has the trade-offs.
 //!
@@ -38,11 +39,19 @@ struct Waiting {
     parked: Parked,
 }
 
+/// A program being started: counted as held, so that a burst does not start more than kept.
+struct Starting {
+    id: u64,
+    language: String,
+    limits: Limits,
+}
+
 #[derive(Default)]
 struct State {
     waiting: Vec<Waiting>,
-    /// Programs being started, per language, so that a burst does not start more than kept.
-    starting: Vec<String>,
+    /// Removing one cancels it: it is ended when it is ready, not kept.
+    starting: Vec<Starting>,
+    next_id: u64,
     stats: WarmStats,
 }
 
@@ -94,25 +103,46 @@ impl WarmPool {
     }
 
     /// Starts another program of `language` with `limits`, in the background, unless enough
-    /// wait or are starting; the oldest waiting with other limits makes room.
+    /// wait or are starting; the oldest waiting with other limits makes room, or else the
+    /// oldest starting with other limits is cancelled.
     pub(crate) fn replenish(&self, language: &str, command: Command) {
-        {
+        let id = {
             let mut state = self.state();
-            let same = |w: &&Waiting| w.language == language;
-            let held = state.waiting.iter().filter(same).count()
-                + state.starting.iter().filter(|l| *l == language).count();
+            let limits = &command.limits;
+            let held = state
+                .waiting
+                .iter()
+                .filter(|w| w.language == language)
+                .count()
+                + state
+                    .starting
+                    .iter()
+                    .filter(|s| s.language == language)
+                    .count();
             if held >= self.per_language {
-                let stale = state
+                let stale_waiting = state
                     .waiting
                     .iter()
-                    .position(|w| w.language == language && w.parked.limits() != &command.limits);
-                match stale {
-                    Some(index) => drop(state.waiting.remove(index)),
-                    None => return,
+                    .position(|w| w.language == language && w.parked.limits() != limits);
+                let stale_starting = state
+                    .starting
+                    .iter()
+                    .position(|s| s.language == language && &s.limits != limits);
+                match (stale_waiting, stale_starting) {
+                    (Some(index), _) => drop(state.waiting.remove(index)),
+                    (None, Some(index)) => drop(state.starting.remove(index)),
+                    (None, None) => return,
                 }
             }
-            state.starting.push(language.to_owned());
-        }
+            state.next_id += 1;
+            let id = state.next_id;
+            state.starting.push(Starting {
+                id,
+                language: language.to_owned(),
+                limits: *limits,
+            });
+            id
+        };
         let pool = self.clone();
         let language = language.to_owned();
         tokio::spawn(async move {
@@ -121,9 +151,10 @@ impl WarmPool {
                 Err(e) => Err(e),
             };
             let mut state = pool.state();
-            if let Some(i) = state.starting.iter().position(|l| *l == language) {
-                state.starting.remove(i);
-            }
+            let Some(index) = state.starting.iter().position(|s| s.id == id) else {
+                return; // cancelled: dropping it ends it
+            };
+            state.starting.remove(index);
             match parked {
                 Ok(parked) => state.waiting.push(Waiting { language, parked }),
                 Err(e) => tracing::warn!(%language, error = %e, "cannot start a warm runtime"),

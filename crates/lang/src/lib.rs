@@ -361,11 +361,9 @@ impl Toolchain {
                         let message = warm::message(&program.run, entry_at, args);
                         warm::go(parked, &submission.files, &stdin, &message).await
                     }
-                    None => self
-                        .cold(program, files, stdin, args, limits)
-                        .await
-                        .map_err(Into::into),
+                    None => self.cold(program, files, stdin, args, limits).await,
                 };
+                // After the run, not beside it: the next start would slow this run down.
                 self.replenish(language, entry_at, limits);
                 report?
             }

@@ -113,7 +113,7 @@ def report(out):
         "",
         f"The warm server's `/metrics` after: `{metrics}`.",
         "",
-        f"Where a bare start draws its hash secret (strace, {len(total)} starts): **{at:.1f} ms** into a",
+        f"Where a bare start draws its hash secret (strace, {len(drawn['at_ms'])} starts): **{at:.1f} ms** into a",
         f"{total:.1f} ms start, median share **{share:.0%}**. Everything after it depends on the",
         "secret, so a zygote forked before it saves at most that share; one forked after it",
         "shares the secret with every run it serves.",

@@ -99,9 +99,9 @@ test("a Python syntax error is a compile error with its line, in the playground 
   await typeSource(page, "#submit-editor", "n = int(input()\nprint(n)\n");
   await page.click("#submit");
   // The playground's report stays in its (hidden) view: this one is the exercise's.
-  await page.waitForSelector("#grade-result #compile-output");
+  await page.waitForSelector("#grade-compile-output");
   assert.equal(await page.textContent("#verdict"), "Compile error");
-  assert.match(await page.textContent("#grade-result #compile-output"), /main\.py", line 1[\s\S]*SyntaxError/);
+  assert.match(await page.textContent("#grade-compile-output"), /main\.py", line 1[\s\S]*SyntaxError/);
   assert.equal(await page.locator("#grade-result table.tests").count(), 0);
 });
 

@@ -395,7 +395,7 @@ function finish(status, result, report) {
     // No test ran: the compiler's message is the whole answer.
     status.textContent = verdictName(report.verdict);
     result.querySelector("table.tests")?.remove();
-    result.append(element("h3", {}, "Compiler"), element("pre", { class: "output", id: "compile-output" }, report.compile?.output || ""));
+    result.append(element("h3", {}, "Compiler"), element("pre", { class: "output", id: "grade-compile-output" }, report.compile?.output || ""));
     return;
   }
   const total = report.tests.length + report.skipped;

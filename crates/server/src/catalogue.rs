@@ -145,17 +145,20 @@ impl Catalogue {
         self.problems.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn get(&self, id: &str) -> Option<Arc<ProblemPackage>> {
+    pub fn get(&self, id: &str) -> Result<Arc<ProblemPackage>, ApiError> {
         self.entry(id).map(|(package, _)| package)
     }
 
     /// Problem `id`, with whether it was uploaded.
-    pub fn entry(&self, id: &str) -> Option<(Arc<ProblemPackage>, bool)> {
-        self.read().get(id).map(|p| (p.package.clone(), p.uploaded))
-    }
-
-    pub fn ids(&self) -> Vec<String> {
-        self.read().keys().cloned().collect()
+    pub fn entry(&self, id: &str) -> Result<(Arc<ProblemPackage>, bool), ApiError> {
+        let problems = self.read();
+        match problems.get(id) {
+            Some(p) => Ok((p.package.clone(), p.uploaded)),
+            None => Err(ApiError::UnknownProblem {
+                problem: id.to_owned(),
+                known: problems.keys().cloned().collect(),
+            }),
+        }
     }
 
     /// Every problem, by id, with whether it was uploaded.
@@ -263,12 +266,7 @@ impl Catalogue {
         let _changing = self.changing.lock().await;
         self.changeable(id)?;
         let uploads = self.uploads()?;
-        if self.get(id).is_none() {
-            return Err(ApiError::UnknownProblem {
-                problem: id.to_owned(),
-                known: self.ids(),
-            });
-        }
+        self.get(id)?;
         let unlink = || -> std::io::Result<()> {
             std::fs::remove_file(uploads.join(id))?;
             std::fs::File::open(uploads)?.sync_all()
@@ -316,8 +314,8 @@ fn sync_tree(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
-fn load_logged(dir: &Path, id: &str) -> Option<ProblemPackage> {
-    match ProblemPackage::load_as(dir, id) {
+fn logged(loaded: Result<ProblemPackage, judge::Error>) -> Option<ProblemPackage> {
+    match loaded {
         Ok(package) => {
             for warning in &package.warnings {
                 tracing::warn!(problem = %package.id, "{warning}");
@@ -338,11 +336,7 @@ fn load_tree(dir: &Path) -> Vec<ProblemPackage> {
     let mut pending = vec![(dir.to_owned(), 0)];
     while let Some((dir, depth)) = pending.pop() {
         if dir.join("problem.yaml").is_file() {
-            let id = dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            packages.extend(load_logged(&dir, &id));
+            packages.extend(logged(ProblemPackage::load(&dir)));
         } else if depth < 2 {
             for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
                 if entry.path().is_dir() {
@@ -389,6 +383,6 @@ fn load_uploads(uploads: &Path) -> Vec<ProblemPackage> {
     }
     current
         .iter()
-        .filter_map(|(id, target)| load_logged(&uploads.join(target), id))
+        .filter_map(|(id, target)| logged(ProblemPackage::load_as(&uploads.join(target), id)))
         .collect()
 }

@@ -79,7 +79,7 @@ pub fn check(state: &AppState, job: Job) -> Result<Checked, ApiError> {
         Job::Grade(request) => {
             let language = state.toolchain.language(&request.language)?.clone();
             let package = match request.problem {
-                ProblemSource::Archive(id) => state.problem(&id)?,
+                ProblemSource::Archive(id) => state.problems.get(&id)?,
                 ProblemSource::Inline {
                     tests,
                     validator_flags,

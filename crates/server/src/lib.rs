@@ -227,15 +227,6 @@ impl AppState {
         self.functions.names()
     }
 
-    fn problem(&self, id: &str) -> Result<Arc<judge::ProblemPackage>, ApiError> {
-        self.problems
-            .get(id)
-            .ok_or_else(|| ApiError::UnknownProblem {
-                problem: id.to_owned(),
-                known: self.problems.ids(),
-            })
-    }
-
     /// The queue of stored submissions, which function mode has not.
     fn queue(&self) -> Result<&queue::Queue, ApiError> {
         self.queue.as_ref().ok_or_else(|| {

@@ -117,6 +117,21 @@ async fn an_uploaded_problem_is_graded_at_once_replaced_removed_and_kept_through
         assert_eq!(delete(&server, "gone").await, 204);
         assert_eq!(grade(&server, "gone", HELLO).await.0, 404);
         assert_eq!(delete(&server, "gone").await, 404);
+        let shown = server
+            .http
+            .get(server.url("/problems/gone"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(shown.status(), 404);
+        let shown: Value = shown.json().await.unwrap();
+        assert_eq!(shown["error"]["code"], "unknown_problem", "{shown}");
+        assert!(
+            shown["error"]["known"]
+                .as_array()
+                .is_some_and(|known| known.contains(&json!("greeting"))),
+            "{shown}"
+        );
     }
     // What an upload interrupted by a crash leaves is cleared at the next start.
     std::fs::create_dir(uploads.join("half@0123")).unwrap();

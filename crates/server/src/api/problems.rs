@@ -40,14 +40,8 @@ async fn list(State(state): State<Arc<AppState>>) -> Response {
 
 async fn one(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
     match state.problems.entry(&id) {
-        Some((package, uploaded)) => {
-            Json(describe(&state, &package, uploaded).await).into_response()
-        }
-        None => state
-            .problem(&id)
-            .err()
-            .map(IntoResponse::into_response)
-            .unwrap_or_default(),
+        Ok((package, uploaded)) => Json(describe(&state, &package, uploaded).await).into_response(),
+        Err(unknown) => unknown.into_response(),
     }
 }
 

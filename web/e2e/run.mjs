@@ -162,9 +162,9 @@ test("a compile error in an exercise shows the compiler's message, not an empty 
   await page.selectOption("#submit-language", "c");
   await typeSource(page, "#submit-editor", "int main(void) { return undeclared; }\n");
   await page.click("#submit");
-  await page.waitForSelector("#compile-output");
+  await page.waitForSelector("#grade-compile-output");
   assert.equal(await page.textContent("#verdict"), "Compile error");
-  assert.match(await page.textContent("#compile-output"), /error: .undeclared. undeclared/);
+  assert.match(await page.textContent("#grade-compile-output"), /error: .undeclared. undeclared/);
   assert.equal(await page.locator("#grade-result table.tests").count(), 0);
   assert.doesNotMatch(await page.textContent("#grade-result"), /not run after/);
 });

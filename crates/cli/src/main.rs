@@ -35,7 +35,9 @@ struct Common {
     /// Compile cache directory [default: STATE_DIR/cache].
     #[arg(long, global = true, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
-    /// First host uid programs run as; one uid per live box.
+    /// First host uid programs run as; one uid per live box. Processes with one
+    /// --state-dir never share a uid (they lock them there); give judgelet processes with
+    /// different state directories ranges of their own.
     #[arg(long, global = true, default_value_t = 60_000)]
     uid_base: u32,
     /// How many uids from --uid-base judgelet may use.

@@ -46,9 +46,15 @@ fn config() -> SandboxConfig {
             (None, 0) => SandboxConfig::default().state_dir,
             (None, uid) => format!("/dev/shm/judgelet-test-{uid}").into(),
         },
+        // Uids apart from judgelet's default range: uids are locked per state directory, and
+        // in a container the judgelet serving beside this suite uses another one.
+        uid_base: own_uid_base(SUITE_UID_BASE),
+        uid_count: 200,
         ..SandboxConfig::default()
     }
 }
+
+const SUITE_UID_BASE: u32 = 75_000;
 
 /// A uid range of a test's own, apart per tier: the tiers' suites may run at once (the
 /// re-runs below), and a test that counts on a range being free must not share it.
@@ -651,7 +657,7 @@ print(os.getpid())
     assert_eq!(lines[2], "judgelet");
     // pid 1 is the box's init; the program is the only other process.
     assert_eq!(lines[4], "2");
-    assert!(boxed.host_uid() >= 60_000);
+    assert!(boxed.host_uid() >= SUITE_UID_BASE);
 }
 
 #[tokio::test]
@@ -694,7 +700,7 @@ except OSError:
          kill denied\nkill denied\nproc denied\n"
     );
     if !shared_uid(&boxed) {
-        assert!(boxed.host_uid() >= 60_000);
+        assert!(boxed.host_uid() >= SUITE_UID_BASE);
     }
 }
 

@@ -632,3 +632,46 @@ fn a_derived_time_limit_is_kept_for_later_processes() {
     let (_, stderr, _) = grade();
     assert!(stderr.contains("timing accepted/slow.py"), "{stderr}");
 }
+
+#[test]
+fn serve_keeps_python_interpreters_waiting_shows_them_in_metrics_and_serves_runs_from_them() {
+    let served = Served::start(73_200, &["--slots", "2", "--warm", "1"]);
+    let metric = |name: &str| -> f64 {
+        let (_, metrics) = served.request("GET /metrics", "");
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+    };
+    // Counted from its start; its memory from its first pages on.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while metric("judgelet_warm_waiting") < 1.0 || metric("judgelet_warm_memory_bytes") == 0.0 {
+        assert!(std::time::Instant::now() < until, "no interpreter waits");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        metric("judgelet_warm_waiting"),
+        1.0,
+        "--warm 1: one per language"
+    );
+    // It waits as a program of the server's box uids, like any run.
+    assert!(served.running_programs() >= 1);
+    let reply = served
+        .post_python("import random\nprint(random.random())\n")
+        .join()
+        .unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert_eq!(metric("judgelet_warm_runs_total{start=\"warm\"}"), 1.0);
+    assert_eq!(metric("judgelet_warm_runs_total{start=\"cold\"}"), 0.0);
+    drop(served);
+
+    // --warm 0: nothing waits, and runs start cold.
+    let served = Served::start(73_300, &["--slots", "2", "--warm", "0"]);
+    let (status, _) = served.request("POST /function/python", "print(1)\n");
+    assert_eq!(status, 200);
+    let (_, metrics) = served.request("GET /metrics", "");
+    assert!(
+        metrics.contains("judgelet_warm_waiting 0\n") && served.running_programs() == 0,
+        "{metrics}"
+    );
+}

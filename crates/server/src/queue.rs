@@ -335,6 +335,7 @@ async fn keep_lease(queue: &Queue, claim: &store::Claim) {
 /// The report of a claimed submission, as its result JSON and the HTTP status the
 /// synchronous call would have had.
 async fn execute(state: &Arc<AppState>, claim: &store::Claim) -> (String, u16) {
+    let marking = Arc::new(std::sync::Mutex::new(None::<tokio::task::JoinHandle<()>>));
     let outcome = async {
         if claim.attempt > MAX_ATTEMPTS {
             return Err(ApiError::Internal(format!(
@@ -346,24 +347,33 @@ async fn execute(state: &Arc<AppState>, claim: &store::Claim) -> (String, u16) {
             ApiError::Internal(format!("stored job of {} unreadable: {e}", claim.id))
         })?;
         let checked = core::check(state, job)?;
-        // Marked running once it has its slot, without holding the run up for the write (a
-        // late one changes nothing: it only moves a claimed submission on). The time is
-        // taken now: a write that lands after the run ended must not make it look instant.
+        // Marked running once it has its slot, without holding the run up for the write.
+        // The time is taken now: a write that lands after the run ended must not make it
+        // look instant.
         let on_start = {
-            let (state, claim) = (state.clone(), claim.clone());
+            let (state, claim, marking) = (state.clone(), claim.clone(), marking.clone());
             Box::new(move || {
                 let at = store::now();
-                tokio::spawn(async move {
+                let write = tokio::spawn(async move {
                     let queue = state.queue.as_ref().expect("with a queue");
                     if let Err(e) = queue.store.start(&claim, at).await {
                         tracing::warn!(error = %e, "cannot mark a submission running");
                     }
                 });
+                *marking.lock().expect("the start's write") = Some(write);
             })
         };
         core::execute(state, checked, Admitted::Background(on_start), &|_| {}).await
     };
-    match outcome.await {
+    let outcome = outcome.await;
+    // The start is written before the result: a result landing first would leave it
+    // unwritten (a start only moves a claimed submission on), the run's start and runner
+    // missing from a finished submission.
+    let write = marking.lock().expect("the start's write").take();
+    if let Some(write) = write {
+        let _ = write.await;
+    }
+    match outcome {
         Ok(report) => {
             state.metrics.outcome(&claim.function, report.status());
             (report.to_json().to_string(), 200)

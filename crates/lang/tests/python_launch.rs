@@ -24,6 +24,11 @@ impl Toolchains {
 
     /// With host uids of its own from `uid_base` (a test that signals what it started).
     fn with_uids(uid_base: u32) -> Toolchains {
+        Toolchains::with(uid_base, 1)
+    }
+
+    /// The same, with `warm_runtimes` interpreters kept waiting.
+    fn with(uid_base: u32, warm_runtimes: usize) -> Toolchains {
         let cache = tempfile::tempdir_in("/dev/shm").unwrap();
         let sandbox = Sandbox::new(SandboxConfig {
             uid_base,
@@ -45,7 +50,7 @@ impl Toolchains {
         };
         Toolchains {
             cold: Toolchain::new(sandbox.clone(), config(0)).unwrap(),
-            warm: Toolchain::new(sandbox, config(1)).unwrap(),
+            warm: Toolchain::new(sandbox, config(warm_runtimes)).unwrap(),
             _cache: cache,
         }
     }
@@ -385,7 +390,21 @@ async fn the_launcher_costs_two_levels_of_recursion_depth() {
 
 /// Host pids of the interpreters waiting for runs (their command line names the FIFO), of
 /// host uids from `uids`.
-fn waiting_interpreters(uids: std::ops::Range<u32>) -> Vec<i32> {
+/// The interpreters waiting as uids of `uids`, once there are any (within 20 s): one counts
+/// as waiting from its start, before its `execve` shows it here.
+async fn waiting_interpreters(uids: std::ops::Range<u32>) -> Vec<i32> {
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let found = interpreters_of(&uids);
+        if !found.is_empty() {
+            return found;
+        }
+        assert!(Instant::now() < until, "no interpreter waits as {uids:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn interpreters_of(uids: &std::ops::Range<u32>) -> Vec<i32> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
@@ -405,7 +424,16 @@ fn waiting_interpreters(uids: std::ops::Range<u32>) -> Vec<i32> {
 
 #[tokio::test]
 async fn a_warm_run_cannot_see_or_touch_the_interpreters_waiting_for_other_runs() {
-    let t = Toolchains::new();
+    // Two wait, on uids of this test's own: one serves the hunt, the other waits beside it.
+    let uids = 74_800..74_900;
+    let t = Toolchains::with(uids.start, 2);
+    t.warm.warm_up();
+    let until = Instant::now() + Duration::from_secs(20);
+    while interpreters_of(&uids).len() < 2 {
+        assert!(Instant::now() < until, "{:?}", t.warm.warm_stats());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let before = interpreters_of(&uids);
     // Hunts for anything of judgelet's or of other runs: processes, the FIFO, descriptors,
     // the environment; signals every pid there could be in its namespace.
     let hunt = "import os, signal\n\
@@ -432,10 +460,12 @@ async fn a_warm_run_cannot_see_or_touch_the_interpreters_waiting_for_other_runs(
         "{}",
         warm.stdout
     );
-    // The interpreter waiting for the next run is untouched and serves it.
-    assert!(
-        !waiting_interpreters(74_000..74_100).is_empty(),
-        "one waits for the next run"
+    // The interpreter that waited beside it is untouched, and serves the next run.
+    let after = interpreters_of(&uids);
+    assert_eq!(
+        before.iter().filter(|pid| after.contains(pid)).count(),
+        1,
+        "{before:?} then {after:?}"
     );
     let next = t.warm("print('next')\n", &[], "").await;
     assert_eq!(next.stdout, "next\n", "{next:?}");
@@ -445,14 +475,7 @@ async fn a_warm_run_cannot_see_or_touch_the_interpreters_waiting_for_other_runs(
 async fn a_waiting_interpreter_that_dies_is_a_cold_start_never_a_failed_run() {
     let t = Toolchains::with_uids(74_500);
     t.warm("print(1)\n", &[], "").await;
-    let until = Instant::now() + Duration::from_secs(20);
-    while t.warm.warm_stats().waiting == 0 {
-        assert!(Instant::now() < until, "{:?}", t.warm.warm_stats());
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let waiting = waiting_interpreters(74_500..74_600);
-    assert!(!waiting.is_empty());
-    for pid in waiting {
+    for pid in waiting_interpreters(74_500..74_600).await {
         std::process::Command::new("/bin/kill")
             .args(["-KILL", &pid.to_string()])
             .status()
